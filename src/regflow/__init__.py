@@ -1,0 +1,93 @@
+"""regflow: self-service registration for a utility's e-services, as an explicit state machine.
+
+Start with `RegistrationFlow.start(ports)`; see the README for the whole flow. The state
+table is in `regflow.machine`, the ports in `regflow.ports`, the fakes in
+`regflow.adapters.memory`, the password rules in `regflow.policy`.
+"""
+
+from regflow.errors import (
+    AdapterError,
+    AlreadyRegistered,
+    ConcurrentUpdate,
+    CustomerServiceNeeded,
+    DetailsRejected,
+    EmailTaken,
+    FieldError,
+    FlowExpired,
+    FlowNotFound,
+    GuardFailed,
+    IdentificationFailed,
+    InvalidTransition,
+    LoginFailed,
+    LoginThrottled,
+    RegflowError,
+    SnapshotInvalid,
+    UnknownBank,
+    UnsupportedCustomerType,
+)
+from regflow.flow import AuditEntry, RegistrationFlow
+from regflow.hashing import Argon2Hasher
+from regflow.machine import Event, State
+from regflow.model import (
+    Account,
+    Bank,
+    BankCallback,
+    BankRedirect,
+    Contact,
+    ContactDetails,
+    Contract,
+    ContractKind,
+    CustomerRecord,
+    EmailMessage,
+    NewAccount,
+    Outcome,
+    OutboxMessage,
+    VerifiedPerson,
+)
+from regflow.outbox import Backoff, deliver_pending_emails
+from regflow.ports import Ports
+from regflow.settings import Settings
+
+__all__ = [
+    "Account",
+    "AdapterError",
+    "AlreadyRegistered",
+    "Argon2Hasher",
+    "AuditEntry",
+    "Backoff",
+    "Bank",
+    "BankCallback",
+    "BankRedirect",
+    "ConcurrentUpdate",
+    "Contact",
+    "ContactDetails",
+    "Contract",
+    "ContractKind",
+    "CustomerRecord",
+    "CustomerServiceNeeded",
+    "DetailsRejected",
+    "EmailMessage",
+    "EmailTaken",
+    "Event",
+    "FieldError",
+    "FlowExpired",
+    "FlowNotFound",
+    "GuardFailed",
+    "IdentificationFailed",
+    "InvalidTransition",
+    "LoginFailed",
+    "LoginThrottled",
+    "NewAccount",
+    "OutboxMessage",
+    "Outcome",
+    "Ports",
+    "RegflowError",
+    "RegistrationFlow",
+    "Settings",
+    "SnapshotInvalid",
+    "State",
+    "UnknownBank",
+    "UnsupportedCustomerType",
+    "VerifiedPerson",
+    "deliver_pending_emails",
+]

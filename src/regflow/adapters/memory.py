@@ -1,0 +1,495 @@
+"""In-memory adapters: a working fake for every port, plus `demo_ports()` with demo customers.
+
+These are regflow's testing support (like stamina's `set_testing`): unit tests, property tests,
+the demo and users' own tests run the real flow against them. Each fake stores what it received
+so tests assert on state (`RecordingMailer.sent`, `InMemoryAccountStore.accounts`), not on mocks.
+Setting a fake's `outage` to True makes every call raise `AdapterError`, as a real adapter does
+when its backend is down. All fakes are thread-safe.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+from urllib.parse import urlencode
+
+import attrs
+
+from regflow.errors import (
+    AdapterError,
+    AlreadyRegistered,
+    ConcurrentUpdate,
+    EmailTaken,
+    FlowNotFound,
+    IdentificationFailed,
+    UnknownBank,
+)
+from regflow.hashing import Argon2Hasher
+from regflow.model import (
+    Account,
+    Bank,
+    BankCallback,
+    BankRedirect,
+    ContactDetails,
+    Contract,
+    ContractKind,
+    CustomerRecord,
+    EmailMessage,
+    NewAccount,
+    OutboxMessage,
+    VerifiedPerson,
+)
+from regflow.policy import PasswordPolicy as HelenPasswordPolicy
+from regflow.ports import PasswordHasher, Ports, Snapshot, StoredFlow
+from regflow.settings import Settings
+from regflow.validation import email_key
+
+FINNISH_BANKS: Final[tuple[Bank, ...]] = (
+    Bank("aktia", "Aktia"),
+    Bank("danskebank", "Danske Bank"),
+    Bank("handelsbanken", "Handelsbanken"),
+    Bank("nordea", "Nordea"),
+    Bank("op", "OP"),
+    Bank("pop", "POP Pankki"),
+    Bank("spankki", "S-Pankki"),
+    Bank("saastopankki", "S\u00e4\u00e4st\u00f6pankki"),
+    Bank("omasp", "Oma S\u00e4\u00e4st\u00f6pankki"),
+    Bank("alandsbanken", "\u00c5landsbanken"),
+    Bank("mobiilivarmenne", "Mobiilivarmenne"),
+)
+
+
+class _Faultable:
+    """`outage = True` makes every port call raise `AdapterError`, as a backend outage would."""
+
+    port_name = "memory"
+
+    def __init__(self) -> None:
+        self.outage = False
+        self._lock = threading.RLock()
+
+    def _check(self) -> None:
+        if self.outage:
+            raise AdapterError(self.port_name, "simulated outage")
+
+
+@attrs.frozen
+class _IssuedCode:
+    state: str
+    nonce: str
+    person: VerifiedPerson
+
+
+class SimulatedBank(_Faultable):
+    """A bank identification service that answers like a real one, for demos and tests.
+
+    `approve`, `fail` and `cancel` return the callback the bank would send back; `complete`
+    checks it like a real adapter: the state must match, the code is single-use, and the
+    nonce bound to the code must be the one the flow expects.
+    """
+
+    port_name = "bank"
+
+    def __init__(
+        self,
+        banks: Sequence[Bank] = FINNISH_BANKS,
+        *,
+        people: Mapping[str, tuple[str, str]] | None = None,
+        base_url: str = "https://simulated-bank.invalid/authorize",
+    ) -> None:
+        super().__init__()
+        self._banks = tuple(banks)
+        self._people = dict(people or {})  # personal id -> (given names, family name)
+        self._base_url = base_url
+        self._codes: dict[str, _IssuedCode] = {}
+
+    def banks(self) -> Sequence[Bank]:
+        """The configured bank list."""
+        self._check()
+        return self._banks
+
+    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:
+        """A redirect to the simulated bank page, with a fresh state and nonce."""
+        self._check()
+        if bank_id not in {b.id for b in self._banks}:
+            raise UnknownBank(bank_id)
+        state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        query = urlencode({"bank": bank_id, "state": state, "lang": language})
+        return BankRedirect(bank_id=bank_id, url=f"{self._base_url}?{query}", state=state, nonce=nonce)
+
+    def approve(
+        self,
+        redirect: BankRedirect,
+        *,
+        personal_id: str,
+        given_names: str | None = None,
+        family_name: str | None = None,
+    ) -> BankCallback:
+        """The callback after the user identified successfully as `personal_id`."""
+        known = self._people.get(personal_id, ("", ""))
+        person = VerifiedPerson(
+            personal_id=personal_id,
+            given_names=known[0] if given_names is None else given_names,
+            family_name=known[1] if family_name is None else family_name,
+        )
+        code = secrets.token_urlsafe(16)
+        with self._lock:
+            self._codes[code] = _IssuedCode(redirect.state, redirect.nonce, person)
+        return BankCallback({"state": redirect.state, "code": code})
+
+    def fail(self, redirect: BankRedirect) -> BankCallback:
+        """The callback when the bank could not identify the user."""
+        return BankCallback({"state": redirect.state, "error": "server_error"})
+
+    def cancel(self, redirect: BankRedirect) -> BankCallback:
+        """The callback when the user cancelled at the bank."""
+        return BankCallback({"state": redirect.state, "error": "access_denied"})
+
+    def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
+        """Verify the callback against the flow's expectation, like a real adapter."""
+        self._check()
+        params = callback.params
+        if not secrets.compare_digest(params.get("state", ""), expected.state):
+            raise IdentificationFailed("state_mismatch")
+        error = params.get("error")
+        if error == "access_denied":
+            raise IdentificationFailed("identification_cancelled")
+        if error:
+            raise IdentificationFailed("identification_rejected", detail=error[:40])
+        with self._lock:
+            issued = self._codes.pop(params.get("code", ""), None)
+        if issued is None:
+            raise IdentificationFailed("code_rejected")
+        if not secrets.compare_digest(issued.nonce, expected.nonce):
+            raise IdentificationFailed("nonce_mismatch")
+        return issued.person
+
+
+class InMemoryCustomerDirectory(_Faultable):
+    """A read-only customer data system holding the records it was given."""
+
+    port_name = "customers"
+
+    def __init__(self, records: Iterable[CustomerRecord] = ()) -> None:
+        super().__init__()
+        self._records = {r.personal_id: r for r in records}
+
+    def find_by_personal_id(self, personal_id: str) -> CustomerRecord | None:
+        """The record for this code, or None."""
+        self._check()
+        return self._records.get(personal_id)
+
+
+class InMemoryAccountStore(_Faultable):
+    """Accounts with case-insensitively unique emails and one account per person, and an outbox."""
+
+    port_name = "accounts"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, Account] = {}
+        self.outbox: dict[str, OutboxMessage] = {}  # message id -> message, in queue order
+        self._by_email: dict[str, str] = {}
+        self._by_person: dict[str, str] = {}
+
+    def exists_for_person(self, personal_id: str) -> bool:
+        """Whether this person has an account."""
+        self._check()
+        with self._lock:
+            return personal_id in self._by_person
+
+    def exists_for_email(self, email: str) -> bool:
+        """Whether an account uses this email, case-insensitively."""
+        self._check()
+        with self._lock:
+            return email_key(email) in self._by_email
+
+    def create(self, account: NewAccount, message: EmailMessage) -> None:
+        """Create the account and queue its email, both or neither."""
+        self._check()
+        key = email_key(account.email)
+        with self._lock:
+            if account.personal_id in self._by_person:
+                raise AlreadyRegistered
+            if key in self._by_email:
+                raise EmailTaken
+            if message.message_id in self.outbox:
+                raise AlreadyRegistered
+            self._insert(
+                Account(
+                    account_id=account.account_id,
+                    email=account.email,
+                    personal_id=account.personal_id,
+                    customer_number=account.customer_number,
+                    password_hash=account.password_hash,
+                    profile=account.profile,
+                    linked_contracts=account.linked_contracts,
+                    created_at=account.created_at,
+                )
+            )
+            self.outbox[message.message_id] = OutboxMessage(message)
+
+    def add(self, account: Account) -> None:
+        """Seed an existing account (no email is queued): for demos and tests."""
+        with self._lock:
+            if account.personal_id in self._by_person:
+                raise AlreadyRegistered
+            if email_key(account.email) in self._by_email:
+                raise EmailTaken
+            self._insert(account)
+
+    def _insert(self, account: Account) -> None:
+        self.accounts[account.account_id] = account
+        self._by_email[email_key(account.email)] = account.account_id
+        self._by_person[account.personal_id] = account.account_id
+
+    def find_by_email(self, email: str) -> Account | None:
+        """The account with this email, case-insensitively."""
+        self._check()
+        with self._lock:
+            account_id = self._by_email.get(email_key(email))
+            return self.accounts[account_id] if account_id else None
+
+    def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Unsent messages that are due, in queue order."""
+        self._check()
+        with self._lock:
+            due = [
+                m
+                for m in self.outbox.values()
+                if m.sent_at is None and (m.next_attempt_at is None or m.next_attempt_at <= now)
+            ]
+        return due[:limit]
+
+    def mark_sent(self, message_id: str, now: dt.datetime) -> None:
+        """Record the delivery."""
+        self._check()
+        with self._lock:
+            message = self.outbox[message_id]
+            self.outbox[message_id] = attrs.evolve(
+                message, sent_at=now, attempts=message.attempts + 1
+            )
+
+    def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
+        """Record a failed attempt and the time of the next one."""
+        self._check()
+        with self._lock:
+            message = self.outbox[message_id]
+            self.outbox[message_id] = attrs.evolve(
+                message, attempts=message.attempts + 1, next_attempt_at=retry_at, last_error=error
+            )
+
+
+class InMemoryFlowStore(_Faultable):
+    """Flow snapshots by id with a version number for optimistic concurrency."""
+
+    port_name = "flows"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: dict[str, tuple[Snapshot, int, dt.datetime]] = {}
+
+    def load(self, flow_id: str) -> StoredFlow:
+        """The stored snapshot (a copy) and its version."""
+        self._check()
+        with self._lock:
+            row = self._rows.get(flow_id)
+        if row is None:
+            raise FlowNotFound
+        return StoredFlow(copy.deepcopy(row[0]), row[1])
+
+    def save(
+        self,
+        flow_id: str,
+        snapshot: Snapshot,
+        *,
+        expected_version: int | None,
+        expires_at: dt.datetime,
+    ) -> int:
+        """Store if the version still matches; returns the new version."""
+        self._check()
+        with self._lock:
+            current = self._rows.get(flow_id)
+            current_version = current[1] if current else None
+            if current_version != expected_version:
+                raise ConcurrentUpdate
+            version = (current_version or 0) + 1
+            self._rows[flow_id] = (copy.deepcopy(snapshot), version, expires_at)
+            return version
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Drop flows past their expiry."""
+        self._check()
+        with self._lock:
+            gone = [k for k, (_, _, expires_at) in self._rows.items() if expires_at < now]
+            for key in gone:
+                del self._rows[key]
+        return len(gone)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class RecordingMailer(_Faultable):
+    """A mailer that keeps every message it was asked to send, in `sent`."""
+
+    port_name = "mailer"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        """Record the message (or raise `AdapterError` during an outage)."""
+        self._check()
+        with self._lock:
+            self.sent.append(message)
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self._now = start or dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
+        if self._now.utcoffset() != dt.timedelta(0):
+            msg = "ManualClock needs a timezone-aware UTC start"
+            raise ValueError(msg)
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        """The current (manual) time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: dt.timedelta) -> None:
+        """Move the clock forward by `delta`."""
+        with self._lock:
+            self._now += delta
+
+
+class SystemClock:
+    """The real time, in UTC."""
+
+    def now(self) -> dt.datetime:
+        """`datetime.now(UTC)`."""
+        return dt.datetime.now(dt.UTC)
+
+
+# -- demo data ------------------------------------------------------------------------------------
+
+
+def _details(
+    given: str, family: str, email: str, phone: str, street: str, postal: str, office: str, lang: str
+) -> ContactDetails:
+    return ContactDetails(
+        given_names=given,
+        family_name=family,
+        email=email,
+        phone=phone,
+        street_address=street,
+        postal_code=postal,
+        post_office=office,
+        language=lang,
+    )
+
+
+_E, _DH = ContractKind.electricity, ContractKind.district_heating
+
+DEMO_CUSTOMERS: Final[tuple[CustomerRecord, ...]] = (
+    CustomerRecord(
+        customer_number="100001",
+        personal_id="131052-308T",
+        details=_details(
+            "Anna-Liisa", "Virtanen", "anna-liisa.virtanen@example.fi", "+358401234567",
+            "Mannerheimintie 12 A 5", "00100", "Helsinki", "fi",
+        ),
+        contracts=(Contract(_E, "E-100001-1", "643000000000100001"), Contract(_DH, "K-100001-1", "DH-5001")),
+    ),
+    CustomerRecord(
+        customer_number="100002",
+        personal_id="010594Y239M",
+        details=_details(
+            "Oskari", "Korhonen", "oskari.korhonen@example.fi", "+358501234568",
+            "H\u00e4meentie 3 B 12", "00530", "Helsinki", "fi",
+        ),
+        contracts=(Contract(_E, "E-100002-1", "643000000000100002"),),
+    ),
+    CustomerRecord(
+        customer_number="100003",
+        personal_id="240467-541E",
+        details=_details(
+            "Matti", "Meik\u00e4l\u00e4inen", "matti.meikalainen@example.fi", "+358441234569",
+            "Aleksanterinkatu 7", "00170", "Helsinki", "fi",
+        ),
+        contracts=(Contract(_E, "E-100003-1", "643000000000100003"), Contract(_DH, "K-100003-1", None)),
+    ),
+    CustomerRecord(
+        customer_number="100004",
+        personal_id="280699-255N",
+        details=_details(
+            "Mikko", "Nieminen", "mikko.nieminen@example.fi", "+358451234570",
+            "Fredrikinkatu 20", "00120", "Helsinki", "fi",
+        ),
+        contracts=(Contract(_E, None, "643000000000100004"),),
+    ),
+    CustomerRecord(
+        customer_number="100006",
+        personal_id="150380-123P",
+        details=_details(
+            "Johan", "Eriksson", "johan.eriksson@example.fi", "+358401234572",
+            "Runebergsgatan 4", "00100", "Helsingfors", "sv",
+        ),
+        contracts=(Contract(_E, "E-100006-1", "643000000000100006"),),
+    ),
+)
+
+# Everyone the simulated bank can identify, including Erik, who has no customer record.
+DEMO_PEOPLE: Final[dict[str, tuple[str, str]]] = {
+    **{r.personal_id: (r.details.given_names, r.details.family_name) for r in DEMO_CUSTOMERS},
+    "071290-873K": ("Erik", "Lindqvist"),
+}
+
+
+def demo_ports(
+    *,
+    hasher: PasswordHasher | None = None,
+    clock: ManualClock | None = None,
+    settings: Settings | None = None,
+) -> Ports:
+    """Every port wired to its in-memory fake, with the demo customers.
+
+    Johan Eriksson (150380-123P) already has an account (johan.eriksson@example.fi).
+    `hasher` defaults to argon2id at OWASP's parameters; tests may pass
+    `Argon2Hasher.insecure_fast()`.
+    """
+    hasher = hasher or Argon2Hasher()
+    clock = clock or ManualClock()
+    accounts = InMemoryAccountStore()
+    johan = DEMO_CUSTOMERS[-1]
+    accounts.add(
+        Account(
+            account_id="demo-johan",
+            email=johan.details.email,
+            personal_id=johan.personal_id,
+            customer_number=johan.customer_number,
+            password_hash=hasher.hash(secrets.token_urlsafe(16)),
+            profile=johan.details,
+            linked_contracts=("E-100006-1",),
+            created_at=clock.now() - dt.timedelta(days=400),
+        )
+    )
+    return Ports(
+        bank=SimulatedBank(people=DEMO_PEOPLE),
+        customers=InMemoryCustomerDirectory(DEMO_CUSTOMERS),
+        accounts=accounts,
+        flows=InMemoryFlowStore(),
+        mailer=RecordingMailer(),
+        policy=HelenPasswordPolicy.helen(),
+        hasher=hasher,
+        clock=clock,
+        settings=settings or Settings(),
+    )

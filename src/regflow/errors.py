@@ -1,0 +1,265 @@
+"""Every error regflow raises: one base class, a stable `code` each, messages in sv, fi and en.
+
+Callers branch on the class or on `error.code` (a snake_case string that never changes once
+released) and show `error.message(language)` to the user. `str(error)` is the English message,
+for logs; no message ever contains a password or a personal identity code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import ClassVar, Final, NamedTuple
+
+from regflow._i18n import N_, translate
+
+DOMAIN: Final = "regflow"
+
+# code -> English message (the gettext msgid). Every code regflow can put in front of a user is
+# here, including the field-error and identification-failure codes that travel inside other
+# errors; tests check that each has a Swedish and a Finnish translation.
+MESSAGES: Final[Mapping[str, str]] = {
+    # flow errors
+    "invalid_transition": N_(
+        "This step is not possible now: {event} is not allowed while the registration is in "
+        "state {state}. Allowed here: {allowed}."
+    ),
+    "flow_expired": N_("The registration has expired. Please start again."),
+    "flow_not_found": N_("The registration was not found. Please start again."),
+    "details_rejected": N_("Some details need to be corrected."),
+    "identification_failed": N_("Identification with your bank did not succeed."),
+    "customer_service_needed": N_(
+        "Please contact customer service, {phone}; they can register you on your behalf."
+    ),
+    "unknown_bank": N_("The chosen bank is not available for identification."),
+    "unsupported_customer_type": N_(
+        "Self-service registration is available to consumer customers only."
+    ),
+    "concurrent_update": N_(
+        "The registration was changed in another window or tab. Please reload and try again."
+    ),
+    "adapter_error": N_("The service is temporarily unavailable. Please try again shortly."),
+    "snapshot_invalid": N_("The saved registration could not be read."),
+    "not_identified": N_("You have not been identified yet."),
+    "personal_id_not_confirmed": N_("Please check your personal identity code first."),
+    "details_missing": N_("Please fill in your details first."),
+    "stale_review": N_(
+        "The details have changed since this page was shown. Please check them again."
+    ),
+    "email_taken": N_("This email address is already in use. Please use another one."),
+    "already_registered": N_(
+        "You already have an account. Please log in with your email address and password."
+    ),
+    "login_failed": N_("The email address or password is incorrect."),
+    "login_throttled": N_("Too many failed attempts. Please try again after {retry_at}."),
+    # field errors (DetailsRejected.errors)
+    "required": N_("This field is required."),
+    "too_long_field": N_("This field is too long."),
+    "control_characters": N_("This field contains characters that are not allowed."),
+    "invalid_email": N_("Please enter a valid email address."),
+    "invalid_phone": N_("Please enter a valid phone number."),
+    "invalid_postal_code": N_("A postal code has five digits."),
+    "invalid_language": N_("Please choose Swedish, Finnish or English."),
+    # identification failures (IdentificationFailed.code, flow.last_error)
+    "identification_cancelled": N_("Identification was cancelled at the bank."),
+    "identification_rejected": N_("The bank could not identify you."),
+    "invalid_callback": N_("The answer from the bank could not be verified."),
+    "state_mismatch": N_("The answer from the bank did not belong to this registration."),
+    "code_rejected": N_("The bank's answer had already been used or was not accepted."),
+    "nonce_mismatch": N_("The answer from the bank did not belong to this identification."),
+    "token_expired": N_("The answer from the bank had expired."),
+    "token_invalid": N_("The answer from the bank could not be read."),
+    "signature_invalid": N_("The signature of the bank's answer could not be verified."),
+    "issuer_mismatch": N_("The answer did not come from the expected identification service."),
+    "audience_mismatch": N_("The answer from the bank was meant for another service."),
+    "assurance_too_low": N_("The identification was not strong enough."),
+    "invalid_personal_id": N_("The bank returned an invalid personal identity code."),
+    "temporary_personal_id": N_(
+        "A temporary personal identity code cannot be used for self-service registration."
+    ),
+    "personal_id_missing": N_("The bank did not return a personal identity code."),
+}
+
+
+class RegflowError(Exception):
+    """Base class of every regflow error; never raised itself."""
+
+    code: ClassVar[str] = "regflow_error"
+
+    def __init__(self, **params: object) -> None:
+        self.params: dict[str, object] = params
+        super().__init__(self.message("en"))
+
+    def message(self, language: str = "en") -> str:
+        """The user-facing message in `language` (sv, fi or en)."""
+        return translate(DOMAIN, MESSAGES[self.code], language, **self.params)
+
+
+class InvalidTransition(RegflowError):
+    """The event is not allowed in the flow's current state; nothing changed."""
+
+    code = "invalid_transition"
+
+    def __init__(self, *, state: str, event: str, allowed: Sequence[str]) -> None:
+        self.state = state
+        self.event = event
+        self.allowed: tuple[str, ...] = tuple(allowed)
+        super().__init__(state=state, event=event, allowed=", ".join(self.allowed) or "-")
+
+
+class FlowExpired(RegflowError):
+    """The flow passed its expiry time; it is now in `expired`."""
+
+    code = "flow_expired"
+
+
+class FlowNotFound(RegflowError):
+    """No flow with that id is stored (never existed, or was purged)."""
+
+    code = "flow_not_found"
+
+
+class GuardFailed(RegflowError):
+    """A guard of the transition table did not hold; `code` names what was missing."""
+
+    def __init__(self, code: str) -> None:
+        if code not in MESSAGES:
+            msg = f"unknown guard failure code {code!r}"
+            raise ValueError(msg)
+        self.code = code  # type: ignore[misc]  # per-instance code: one class, several guards
+        super().__init__()
+
+
+class FieldError(NamedTuple):
+    """One problem with one field of the submitted details (`password` for the password)."""
+
+    field: str
+    code: str
+
+    def message(self, language: str = "en") -> str:
+        """The user-facing message for this problem in `language`."""
+        if self.code in MESSAGES:
+            return translate(DOMAIN, MESSAGES[self.code], language)
+        from regflow.policy import violation_message  # the password rules' own catalogue
+
+        return violation_message(self.code, language)
+
+
+class DetailsRejected(RegflowError):
+    """The submitted details or password are not acceptable; every problem is in `errors`."""
+
+    code = "details_rejected"
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        super().__init__()
+
+    def field_codes(self) -> dict[str, list[str]]:
+        """Field name -> its error codes, in the order they were found."""
+        out: dict[str, list[str]] = {}
+        for error in self.errors:
+            out.setdefault(error.field, []).append(error.code)
+        return out
+
+
+class IdentificationFailed(RegflowError):
+    """The bank's answer was negative or did not verify; `code` says which failure it was."""
+
+    def __init__(self, code: str, *, detail: str = "") -> None:
+        if code not in MESSAGES:
+            msg = f"unknown identification failure code {code!r}"
+            raise ValueError(msg)
+        self.code = code  # type: ignore[misc]  # per-instance code: one family, several causes
+        self.detail = detail  # for logs; never personal data, tokens or codes
+        super().__init__()
+
+
+class UnknownBank(RegflowError):
+    """The bank id is not in the identity port's list."""
+
+    code = "unknown_bank"
+
+    def __init__(self, bank_id: str) -> None:
+        self.bank_id = bank_id
+        super().__init__()
+
+
+class UnsupportedCustomerType(RegflowError):
+    """Only consumer customers can register themselves."""
+
+    code = "unsupported_customer_type"
+
+    def __init__(self, customer_type: str) -> None:
+        self.customer_type = customer_type
+        super().__init__()
+
+
+class CustomerServiceNeeded(RegflowError):
+    """The registration cannot go on in self-service; `reason` says why."""
+
+    code = "customer_service_needed"
+
+    def __init__(self, reason: str, *, phone: str) -> None:
+        self.reason = reason
+        super().__init__(phone=phone)
+
+
+class EmailTaken(RegflowError):
+    """Another account already uses this email address (compared case-insensitively)."""
+
+    code = "email_taken"
+
+
+class AlreadyRegistered(RegflowError):
+    """The person already has an account."""
+
+    code = "already_registered"
+
+
+class ConcurrentUpdate(RegflowError):
+    """Someone else saved the flow first; reload it and apply the event again."""
+
+    code = "concurrent_update"
+
+
+class AdapterError(RegflowError):
+    """A port could not answer (database down, broker timeout, mail server refusing)."""
+
+    code = "adapter_error"
+
+    def __init__(self, port: str, detail: str = "") -> None:
+        self.port = port
+        self.detail = detail
+        super().__init__()
+
+    def __str__(self) -> str:
+        return f"{self.port}: {self.detail or self.message('en')}"
+
+
+class SnapshotInvalid(RegflowError):
+    """A snapshot is malformed or of a schema version this release cannot read."""
+
+    code = "snapshot_invalid"
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__()
+
+    def __str__(self) -> str:
+        return f"{self.message('en')} ({self.detail})"
+
+
+class LoginFailed(RegflowError):
+    """Unknown email or wrong password: deliberately the same error for both."""
+
+    code = "login_failed"
+
+
+class LoginThrottled(RegflowError):
+    """Too many failed logins for this account; try again at `retry_at`."""
+
+    code = "login_throttled"
+
+    def __init__(self, retry_at: dt.datetime) -> None:
+        self.retry_at = retry_at
+        super().__init__(retry_at=retry_at.strftime("%H:%M UTC"))

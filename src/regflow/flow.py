@@ -1,0 +1,568 @@
+"""`RegistrationFlow`: one person's registration attempt, driven through the table in `machine.py`.
+
+Every event follows the same rule: it either takes a transition of the table and returns
+normally, or raises a `RegflowError` and leaves the flow exactly as it was. To keep that promise
+an event never mutates the flow while it works: it reads the ports, builds the flow's next data
+as a new frozen value, lets the shared machine check the row's guards against that value, and
+only then swaps it in and appends to the audit trail. The one exception is expiry: an event
+after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from stdnum.fi import hetu
+
+from regflow import machine
+from regflow._i18n import check_language
+from regflow.emails import confirmation_email
+from regflow.errors import (
+    DetailsRejected,
+    FieldError,
+    FlowExpired,
+    GuardFailed,
+    IdentificationFailed,
+    InvalidTransition,
+    UnknownBank,
+    UnsupportedCustomerType,
+)
+from regflow.machine import Event, Guard, State, Transition
+from regflow.model import (
+    CONTACT_FIELDS,
+    Bank,
+    BankCallback,
+    BankRedirect,
+    Contact,
+    ContactDetails,
+    ContractKind,
+    CustomerRecord,
+    NewAccount,
+    Outcome,
+    VerifiedPerson,
+)
+from regflow.policy import PersonalContext, normalize_password
+from regflow.validation import birth_date, check_personal_id, email_key, validate_details
+
+if TYPE_CHECKING:
+    from regflow.ports import Ports, Snapshot
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_CUSTOMER_TYPES: Final = frozenset({"consumer"})
+FLOW_ID_BYTES: Final = 24  # 192 random bits, URL-safe base64: 32 characters
+
+
+@attrs.frozen
+class AuditEntry:
+    """One step of the flow's history. No personal data: codes and state names only."""
+
+    at: dt.datetime
+    event: str
+    source: State
+    dest: State
+    outcome: str
+
+
+@attrs.frozen
+class FlowData:
+    """Everything a flow has gathered; replaced as a whole by each successful event."""
+
+    pending: BankRedirect | None = None
+    bank_failures: int = 0
+    last_error: str | None = None
+    person: VerifiedPerson | None = None
+    customer: CustomerRecord | None = None
+    personal_id_confirmed: bool = False
+    details: ContactDetails | None = None
+    password_hash: str | None = attrs.field(default=None, repr=False)
+    review_token: str | None = attrs.field(default=None, repr=False)
+    outcome: Outcome | None = None
+
+
+class RegistrationFlow:
+    """One person's registration, from choosing a bank to a terminal state.
+
+    Build with `start` (a new flow) or `restore` (from a snapshot); drive with the event methods;
+    persist with `snapshot()` after every event that returned.
+    """
+
+    __slots__ = (
+        "_audit",
+        "_data",
+        "_offered_token",
+        "_ports",
+        "_proposed",
+        "_state",
+        "created_at",
+        "customer_type",
+        "expires_at",
+        "id",
+        "language",
+    )
+
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        flow_id: str,
+        language: str,
+        customer_type: str,
+        state: State,
+        created_at: dt.datetime,
+        expires_at: dt.datetime,
+        data: FlowData,
+        audit: Sequence[Sequence[str]],
+    ) -> None:
+        """Low-level constructor used by `start` and `restore`; prefer those."""
+        self._ports = ports
+        self.id = flow_id
+        self.language = check_language(language)
+        self.customer_type = customer_type
+        self._state = state
+        self.created_at = created_at
+        self.expires_at = expires_at
+        self._data = data
+        # Kept in snapshot form ([at, event, from, to, outcome]), so that restoring and
+        # snapshotting a flow does not convert its history each time; `audit` builds the values.
+        self._audit: list[list[str]] = [list(entry) for entry in audit]
+        self._proposed: FlowData | None = None
+        self._offered_token: str | None = None
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls, ports: Ports, *, language: str = "fi", customer_type: str = "consumer"
+    ) -> RegistrationFlow:
+        """Start a registration in `choosing_bank`; only consumer customers may start one."""
+        if customer_type not in SUPPORTED_CUSTOMER_TYPES:
+            raise UnsupportedCustomerType(customer_type)
+        now = ports.clock.now()
+        flow = cls(
+            ports,
+            flow_id=secrets.token_urlsafe(FLOW_ID_BYTES),
+            language=language,
+            customer_type=customer_type,
+            state=State.choosing_bank,
+            created_at=now,
+            expires_at=now + ports.settings.flow_ttl,
+            data=FlowData(),
+            audit=([now.isoformat(), "start", State.choosing_bank, State.choosing_bank, "ok"],),
+        )
+        log.info("flow %s started", flow.log_id)
+        return flow
+
+    @classmethod
+    def restore(cls, snapshot: Snapshot, ports: Ports) -> RegistrationFlow:
+        """Rebuild a flow from `snapshot()`'s output; builds no machine, calls no port.
+
+        Raises `SnapshotInvalid` for a malformed snapshot or an unknown schema version. Does not
+        check expiry: the next event does, or call `check_expiry()`.
+        """
+        from regflow.snapshot import flow_from_snapshot
+
+        return flow_from_snapshot(cls, snapshot, ports)
+
+    def snapshot(self) -> Snapshot:
+        """The flow as a versioned, JSON-safe dict (never a plaintext password)."""
+        from regflow.snapshot import flow_to_snapshot
+
+        return flow_to_snapshot(self)
+
+    # -- what the flow knows ------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def data(self) -> FlowData:
+        """Everything gathered so far (read-only)."""
+        return self._data
+
+    @property
+    def audit(self) -> tuple[AuditEntry, ...]:
+        """The flow's history: time, event, from, to, outcome code."""
+        return tuple(
+            AuditEntry(dt.datetime.fromisoformat(at), event, State(source), State(dest), outcome)
+            for at, event, source, dest, outcome in self._audit
+        )
+
+    def audit_records(self) -> list[list[str]]:
+        """The audit trail in snapshot form: a fresh list of [at, event, from, to, outcome]."""
+        return [list(entry) for entry in self._audit]
+
+    @property
+    def log_id(self) -> str:
+        """A short prefix of the id for logs: enough to correlate, useless to hijack the flow."""
+        return self.id[:8]
+
+    @property
+    def banks(self) -> Sequence[Bank]:
+        """Phase 1's bank list, from the identity port."""
+        return self._ports.bank.banks()
+
+    @property
+    def redirect(self) -> BankRedirect | None:
+        """Where the user was sent to identify (in `awaiting_bank`)."""
+        return self._data.pending
+
+    @property
+    def personal_id(self) -> str | None:
+        """The verified personal identity code (phase 2 shows it), once identified."""
+        return self._data.person.personal_id if self._data.person else None
+
+    @property
+    def prefilled(self) -> ContactDetails | None:
+        """Phase 3's starting point: the master record's details, once identified."""
+        return self._data.customer.details if self._data.customer else None
+
+    @property
+    def details(self) -> ContactDetails | None:
+        """The details as submitted and normalised (from `reviewing` on)."""
+        return self._data.details
+
+    @property
+    def review_token(self) -> str | None:
+        """The token `approve` needs: it names the details shown in review."""
+        return self._data.review_token
+
+    @property
+    def last_error(self) -> str | None:
+        """The code of the last failed identification, if any."""
+        return self._data.last_error
+
+    @property
+    def bank_failures(self) -> int:
+        """How many identifications have failed in this flow."""
+        return self._data.bank_failures
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """What happened, once the flow is in a terminal state."""
+        return self._data.outcome
+
+    def allowed_events(self) -> tuple[str, ...]:
+        """The events the table allows now."""
+        return tuple(str(e) for e in machine.allowed_events(self._state))
+
+    def requirements(self) -> Sequence[tuple[str, str]]:
+        """The password rules for phase 3's checklist, in the flow's language."""
+        return self._ports.policy.requirements(self.language)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RegistrationFlow):
+            return NotImplemented
+        return self.snapshot() == other.snapshot()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: not hashable
+
+    def __repr__(self) -> str:
+        return f"<RegistrationFlow {self.log_id}... {self._state}>"
+
+    # -- guards (named in the table; the shared machine calls them) ---------------------------
+
+    @property
+    def _view(self) -> FlowData:
+        return self._proposed if self._proposed is not None else self._data
+
+    def is_identified(self) -> bool:
+        """The bank verified the person, the code is valid, and a customer record matches it."""
+        view = self._view
+        return view.person is not None and view.customer is not None
+
+    def is_personal_id_confirmed(self) -> bool:
+        """The user checked their personal identity code (phase 2)."""
+        return self._view.personal_id_confirmed
+
+    def are_details_valid(self) -> bool:
+        """Details and password passed validation and the policy (checked in submit_details)."""
+        view = self._view
+        return view.details is not None and view.password_hash is not None
+
+    def is_approved(self) -> bool:
+        """The review token offered matches the details shown in review."""
+        token, offered = self._view.review_token, self._offered_token
+        return token is not None and offered is not None and secrets.compare_digest(token, offered)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def select_bank(self, bank_id: str) -> BankRedirect:
+        """Phase 1: choose a bank; returns where to send the user."""
+
+        def decide() -> tuple[str | None, FlowData]:
+            if bank_id not in {bank.id for bank in self._ports.bank.banks()}:
+                raise UnknownBank(bank_id)
+            redirect = self._ports.bank.begin(bank_id, flow_id=self.id, language=self.language)
+            return None, attrs.evolve(self._data, pending=redirect)
+
+        self._apply(Event.select_bank, decide)
+        assert self._data.pending is not None  # noqa: S101  # just set by the transition
+        return self._data.pending
+
+    def bank_not_listed(self) -> None:
+        """Phase 1: the user's bank is not on the list; customer service can help."""
+        self._apply(Event.bank_not_listed, lambda: (None, self._data))
+
+    def choose_other_bank(self) -> None:
+        """Back from the bank to the bank list, without an answer from the bank."""
+        self._apply(Event.choose_other_bank, lambda: (None, attrs.evolve(self._data, pending=None)))
+
+    def complete_identification(self, callback: BankCallback) -> None:
+        """Phase 1: the bank's answer arrived; verify it and look the person up."""
+        self._apply(Event.complete_identification, lambda: self._identify(callback))
+
+    def confirm_personal_id(self) -> None:
+        """Phase 2: the user checked their personal identity code and chose Next."""
+        self._apply(
+            Event.confirm_personal_id,
+            lambda: (None, attrs.evolve(self._data, personal_id_confirmed=True)),
+        )
+
+    def submit_details(self, details: ContactDetails, password: str) -> None:
+        """Phase 3: contact details and password; raises `DetailsRejected` with every problem."""
+        self._apply(Event.submit_details, lambda: (None, self._accept_details(details, password)))
+
+    def edit(self) -> None:
+        """Phase 4 back to phase 3; the details are kept, the review token is voided."""
+        self._apply(Event.edit, lambda: (None, attrs.evolve(self._data, review_token=None)))
+
+    def approve(self, review_token: str) -> Outcome:
+        """Phase 4: approve the reviewed details; creates the account and queues the email."""
+        self._offered_token = review_token
+        try:
+            self._apply(Event.approve, lambda: (None, self._data))
+        finally:
+            self._offered_token = None
+        assert self._data.outcome is not None  # noqa: S101  # set by the transition
+        return self._data.outcome
+
+    def cancel(self) -> None:
+        """The user cancelled; allowed in every non-terminal state."""
+        self._apply(Event.cancel, lambda: (None, self._data))
+
+    def check_expiry(self) -> None:
+        """Raise `FlowExpired` (moving the flow to `expired`) when it is past its expiry."""
+        self._expire_if_due(self._ports.clock.now())
+
+    # -- the one way an event changes the flow ------------------------------------------------
+
+    def _apply(self, event: Event, decide: Callable[[], tuple[str | None, FlowData]]) -> None:
+        now = self._ports.clock.now()
+        self._expire_if_due(now)
+        if not machine.rows_for(self._state, event):
+            error = InvalidTransition(
+                state=str(self._state), event=str(event), allowed=self.allowed_events()
+            )
+            log.info("flow %s: %s refused in %s", self.log_id, event, self._state)
+            raise error
+        branch, proposed = decide()  # reads ports; raises without touching the flow
+        row = machine.row(self._state, event, branch)
+        if row is None:  # pragma: no cover  # decide() only returns branches of the table
+            msg = f"no row for {event}.{branch} from {self._state}"
+            raise AssertionError(msg)
+        if row.dest.terminal:
+            proposed = attrs.evolve(proposed, outcome=self._outcome_for(row, proposed))
+        self._take(row, proposed, now)
+
+    def _take(self, row: Transition, proposed: FlowData, now: dt.datetime) -> None:
+        """Fire `row` on the shared machine against `proposed`; commit it only if it fired."""
+        before = self._state
+        self._proposed = proposed
+        try:
+            # The machine checks the row's guards against `_proposed`, runs the row's effect
+            # (which may replace `_proposed`), then sets the state.
+            fired = machine.fire(self, row)
+            proposed = self._proposed
+        except BaseException:
+            self._state = before
+            raise
+        finally:
+            self._proposed = None
+        if not fired:
+            self._state = before
+            failed = next(g for g in row.guards if not self._guard_holds(g, proposed))
+            log.info("flow %s: %s refused, guard %s", self.log_id, row.event, failed)
+            raise GuardFailed(machine.GUARD_FAILURE_CODES[failed])
+        self._data = proposed
+        self.expires_at = now + self._ports.settings.flow_ttl
+        outcome = row.branch or "ok"
+        if row.branch == "bank_failed" and proposed.last_error:
+            outcome = proposed.last_error
+        self._audit.append([now.isoformat(), row.event, row.source, row.dest, outcome])
+        log.info("flow %s: %s %s -> %s (%s)", self.log_id, row.event, row.source, row.dest, outcome)
+
+    def _guard_holds(self, guard: Guard, proposed: FlowData) -> bool:
+        self._proposed = proposed
+        try:
+            holds: bool = getattr(self, str(guard))()
+            return holds
+        finally:
+            self._proposed = None
+
+    def _expire_if_due(self, now: dt.datetime) -> None:
+        if self._state.terminal or now < self.expires_at:
+            return
+        row = machine.row(self._state, Event.expire)
+        assert row is not None  # noqa: S101  # every active state has an expire row
+        proposed = attrs.evolve(self._data, outcome=self._outcome_for(row, self._data))
+        self._take(row, proposed, now)
+        raise FlowExpired
+
+    # -- what the events work out -------------------------------------------------------------
+
+    def _identify(self, callback: BankCallback) -> tuple[str | None, FlowData]:
+        data = self._data
+        assert data.pending is not None  # noqa: S101  # awaiting_bank always has a redirect
+        failure: str | None
+        try:
+            person = self._ports.bank.complete(callback, data.pending)
+            failure = check_personal_id(
+                person.personal_id,
+                allow_temporary=self._ports.settings.allow_temporary_personal_ids,
+            )
+        except IdentificationFailed as error:
+            failure = error.code
+        if failure is not None:
+            failures = data.bank_failures + 1
+            branch = (
+                "identification_failed"
+                if failures >= self._ports.settings.max_bank_failures
+                else "bank_failed"
+            )
+            return branch, attrs.evolve(
+                data, pending=None, bank_failures=failures, last_error=failure
+            )
+        person = attrs.evolve(person, personal_id=hetu.compact(person.personal_id))
+        cleared = attrs.evolve(data, pending=None, last_error=None)
+        if self._ports.accounts.exists_for_person(person.personal_id):
+            return "already_registered", cleared
+        record = self._ports.customers.find_by_personal_id(person.personal_id)
+        if record is None:
+            return "customer_not_found", cleared
+        if not record.identifiable:
+            return "incomplete_contract_data", cleared
+        return "identified", attrs.evolve(cleared, person=person, customer=record)
+
+    def _accept_details(self, details: ContactDetails, password: str) -> FlowData:
+        if not isinstance(details, ContactDetails):
+            msg = f"details must be ContactDetails, not {type(details).__name__}"
+            raise TypeError(msg)
+        if not isinstance(password, str):
+            msg = f"password must be str, not {type(password).__name__}"
+            raise TypeError(msg)
+        errors: list[FieldError] = []
+        try:
+            clean = validate_details(details, self._ports.settings)
+        except DetailsRejected as rejected:
+            errors.extend(rejected.errors)
+            clean = details
+        person = self._data.person
+        assert person is not None  # noqa: S101  # entering_details is reached identified only
+        normalized = normalize_password(password)
+        context = PersonalContext(
+            given_names=clean.given_names,
+            family_name=clean.family_name,
+            email=clean.email,
+            personal_id=person.personal_id,
+            birth_date=birth_date(person.personal_id),
+        )
+        result = self._ports.policy.check(normalized, context, self.language)
+        errors.extend(FieldError("password", v.code) for v in result.violations)
+        if not any(e.field == "email" for e in errors) and self._ports.accounts.exists_for_email(
+            clean.email
+        ):
+            errors.append(FieldError("email", "email_taken"))
+        if errors:
+            raise DetailsRejected(errors)
+        return attrs.evolve(
+            self._data,
+            details=clean,
+            password_hash=self._ports.hasher.hash(normalized),
+            review_token=secrets.token_urlsafe(24),
+        )
+
+    def _create_account(self) -> None:
+        """approve's effect (see the table): account, contract links and email, in one unit."""
+        assert self._proposed is not None  # noqa: S101  # called by the machine inside _take
+        self._proposed = self._account_created(self._proposed)
+
+    def _account_created(self, data: FlowData) -> FlowData:
+        assert data.person and data.customer and data.details and data.password_hash  # noqa: S101
+        settings = self._ports.settings
+        linked = tuple(
+            c.contract_number for c in data.customer.contracts if c.linkable and c.contract_number
+        )
+        unlinked = [c for c in data.customer.contracts if not c.linkable]
+        warnings: list[str] = []
+        contacts: list[Contact] = []
+        if any(c.kind is ContractKind.district_heating for c in unlinked):
+            warnings.append("district_heating_not_linked")
+            contacts.append(settings.district_heating_advisory)
+        if any(c.kind is not ContractKind.district_heating for c in unlinked):
+            warnings.append("contract_not_linked")
+            contacts.append(settings.customer_service)
+        account_id = secrets.token_urlsafe(16)
+        message = confirmation_email(
+            flow_id=self.id,
+            to=data.details.email,
+            name=data.details.given_names.split(" ")[0] or data.details.family_name,
+            language=self.language,
+            customer_service=settings.customer_service,
+            district_heating=settings.district_heating_advisory
+            if "district_heating_not_linked" in warnings
+            else None,
+        )
+        self._ports.accounts.create(
+            NewAccount(
+                account_id=account_id,
+                email=data.details.email,
+                personal_id=data.person.personal_id,
+                customer_number=data.customer.customer_number,
+                password_hash=data.password_hash,
+                profile=data.details,
+                linked_contracts=linked,
+                created_at=self._ports.clock.now(),
+            ),
+            message,
+        )
+        outcome = Outcome(
+            warnings=tuple(warnings),
+            contacts=tuple(contacts),
+            username=data.details.email,
+            changed_fields=changed_fields(data.customer.details, data.details),
+            account_id=account_id,
+        )
+        return attrs.evolve(data, outcome=outcome, review_token=None)
+
+    def _outcome_for(self, row: Transition, data: FlowData) -> Outcome | None:
+        if row.dest is State.completed:
+            return data.outcome  # built by the approve effect
+        contacts: tuple[Contact, ...] = ()
+        if row.dest is State.needs_customer_service:
+            contacts = (self._ports.settings.customer_service,)
+        return Outcome(reason=row.reason, contacts=contacts)
+
+
+def changed_fields(master: ContactDetails, profile: ContactDetails) -> tuple[str, ...]:
+    """The contact fields where the e-services profile differs from the master record."""
+    changed = []
+    for name in CONTACT_FIELDS:
+        if name in {"marketing_consent", "language"}:
+            continue
+        before: Any = getattr(master, name)
+        after: Any = getattr(profile, name)
+        if name == "email":
+            same = email_key(before) == email_key(after)
+        else:
+            same = " ".join(str(before).split()) == " ".join(str(after).split())
+        if not same:
+            changed.append(name)
+    return tuple(changed)

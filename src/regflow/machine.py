@@ -1,0 +1,289 @@
+"""The registration flow's states, events and transition table: the one place the flow is defined.
+
+Theory of operation. `TRANSITIONS` below is the whole state machine, as data. One
+`transitions.Machine` is built from it, once, at first use, and serves every flow: a flow is
+never added to it as a model (that would keep a reference to every flow alive); instead an event
+asks the shared machine to fire a trigger on the flow passed in. Guards are methods of the flow,
+named in the table, which the machine calls as conditions. `auto_transitions` is off (its
+`to_<state>()` triggers would skip the guards) and invalid triggers raise.
+
+A row may name an `effect`: a flow method the machine runs once the guards held and before the
+state changes (approve's account creation). If the effect raises, the state does not change.
+
+Some events have several outcomes (identification can succeed, find no customer, find the person
+already registered, ...). Each outcome is its own row, told apart by `branch`; the flow works out
+which branch applies from the ports' answers, then fires `event.branch`, so the table still
+decides where the flow goes and which guards must hold.
+
+The README's state diagram is generated from this table (`mermaid()`), and a test keeps the two
+equal. This module does no I/O and imports no adapter.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Iterable
+from typing import Final
+
+import attrs
+from transitions import Machine
+
+
+class State(enum.StrEnum):
+    """Where a registration is; the values are stable names (stored in snapshots)."""
+
+    choosing_bank = "choosing_bank"
+    awaiting_bank = "awaiting_bank"
+    confirming_personal_id = "confirming_personal_id"
+    entering_details = "entering_details"
+    reviewing = "reviewing"
+    completed = "completed"
+    needs_customer_service = "needs_customer_service"
+    already_registered = "already_registered"
+    cancelled = "cancelled"
+    expired = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether no event can leave this state."""
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES: Final = frozenset(
+    {
+        State.completed,
+        State.needs_customer_service,
+        State.already_registered,
+        State.cancelled,
+        State.expired,
+    }
+)
+ACTIVE_STATES: Final = tuple(s for s in State if s not in TERMINAL_STATES)
+
+
+class Event(enum.StrEnum):
+    """The flow's events: each is a method of `RegistrationFlow` of the same name."""
+
+    select_bank = "select_bank"
+    bank_not_listed = "bank_not_listed"
+    choose_other_bank = "choose_other_bank"
+    complete_identification = "complete_identification"
+    confirm_personal_id = "confirm_personal_id"
+    submit_details = "submit_details"
+    edit = "edit"
+    approve = "approve"
+    cancel = "cancel"
+    expire = "expire"  # not a method: any event after the expiry time fires it
+
+
+class Guard(enum.StrEnum):
+    """Conditions named in the table; each is a method of `RegistrationFlow`."""
+
+    is_identified = "is_identified"
+    is_personal_id_confirmed = "is_personal_id_confirmed"
+    are_details_valid = "are_details_valid"
+    is_approved = "is_approved"
+
+
+# What a failed guard reports (`GuardFailed.code`).
+GUARD_FAILURE_CODES: Final[dict[Guard, str]] = {
+    Guard.is_identified: "not_identified",
+    Guard.is_personal_id_confirmed: "personal_id_not_confirmed",
+    Guard.are_details_valid: "details_missing",
+    Guard.is_approved: "stale_review",
+}
+
+
+@attrs.frozen
+class Transition:
+    """One row of the table. `reason` is the outcome reason a terminal row records."""
+
+    event: Event
+    source: State
+    dest: State
+    guards: tuple[Guard, ...] = ()
+    branch: str | None = None
+    reason: str | None = None
+    effect: str | None = None  # flow method run after the guards held, before the state changes
+
+    @property
+    def trigger(self) -> str:
+        """The name the shared machine knows this row's trigger by."""
+        return f"{self.event}.{self.branch}" if self.branch else str(self.event)
+
+
+_S, _E, _G = State, Event, Guard
+
+TRANSITIONS: Final[tuple[Transition, ...]] = (
+    Transition(_E.select_bank, _S.choosing_bank, _S.awaiting_bank),
+    Transition(
+        _E.bank_not_listed, _S.choosing_bank, _S.needs_customer_service, reason="bank_not_listed"
+    ),
+    Transition(_E.choose_other_bank, _S.awaiting_bank, _S.choosing_bank),
+    Transition(
+        _E.complete_identification,
+        _S.awaiting_bank,
+        _S.confirming_personal_id,
+        guards=(_G.is_identified,),
+        branch="identified",
+    ),
+    Transition(
+        _E.complete_identification,
+        _S.awaiting_bank,
+        _S.needs_customer_service,
+        branch="customer_not_found",
+        reason="customer_not_found",
+    ),
+    Transition(
+        _E.complete_identification,
+        _S.awaiting_bank,
+        _S.needs_customer_service,
+        branch="incomplete_contract_data",
+        reason="incomplete_contract_data",
+    ),
+    Transition(
+        _E.complete_identification,
+        _S.awaiting_bank,
+        _S.already_registered,
+        branch="already_registered",
+        reason="already_registered",
+    ),
+    Transition(
+        _E.complete_identification, _S.awaiting_bank, _S.choosing_bank, branch="bank_failed"
+    ),
+    Transition(
+        _E.complete_identification,
+        _S.awaiting_bank,
+        _S.needs_customer_service,
+        branch="identification_failed",
+        reason="identification_failed",
+    ),
+    Transition(
+        _E.confirm_personal_id,
+        _S.confirming_personal_id,
+        _S.entering_details,
+        guards=(_G.is_identified,),
+    ),
+    Transition(
+        _E.submit_details, _S.entering_details, _S.reviewing, guards=(_G.are_details_valid,)
+    ),
+    Transition(_E.edit, _S.reviewing, _S.entering_details),
+    Transition(
+        _E.approve,
+        _S.reviewing,
+        _S.completed,
+        guards=(
+            _G.is_identified,
+            _G.is_personal_id_confirmed,
+            _G.are_details_valid,
+            _G.is_approved,
+        ),
+        effect="_create_account",
+    ),
+    *(Transition(_E.cancel, s, _S.cancelled, reason="cancelled") for s in ACTIVE_STATES),
+    *(Transition(_E.expire, s, _S.expired, reason="expired") for s in ACTIVE_STATES),
+)
+
+
+def _index() -> dict[tuple[State, str], Transition]:
+    index = {}
+    for row in TRANSITIONS:
+        key = (row.source, row.trigger)
+        if key in index:
+            msg = f"two rows for {key}"
+            raise AssertionError(msg)
+        index[key] = row
+    return index
+
+
+_BY_TRIGGER: Final = _index()
+
+
+def allowed_events(state: State) -> tuple[Event, ...]:
+    """The user-facing events the table allows in `state`, in table order (no `expire`)."""
+    seen: dict[Event, None] = {}
+    for row in TRANSITIONS:
+        if row.source is state and row.event is not Event.expire:
+            seen[row.event] = None
+    return tuple(seen)
+
+
+def rows_for(state: State, event: Event) -> tuple[Transition, ...]:
+    """The table rows that `event` can take from `state` (empty: not allowed)."""
+    return tuple(r for r in TRANSITIONS if r.source is state and r.event is event)
+
+
+def row(state: State, event: Event, branch: str | None = None) -> Transition | None:
+    """The row for `event` (and `branch`) from `state`, or None."""
+    trigger = f"{event}.{branch}" if branch else str(event)
+    return _BY_TRIGGER.get((state, trigger))
+
+
+_machine_lock = threading.Lock()
+_machine: Machine | None = None
+
+
+def _new_machine() -> Machine:
+    return Machine(
+        model=None,  # flows are passed per trigger, never registered
+        states=list(State),
+        initial=None,
+        transitions=[
+            {
+                "trigger": r.trigger,
+                "source": r.source,
+                "dest": r.dest,
+                "conditions": [str(g) for g in r.guards],
+                "before": [r.effect] if r.effect else [],
+            }
+            for r in TRANSITIONS
+        ],
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+        model_attribute="_state",
+        send_event=False,
+    )
+
+
+def shared_machine() -> Machine:
+    """The one `transitions.Machine` every flow uses, built once, on first use."""
+    global _machine  # noqa: PLW0603  # a lazily built module singleton, guarded by a lock
+    if _machine is None:
+        with _machine_lock:
+            if _machine is None:
+                _machine = _new_machine()
+    return _machine
+
+
+def fire(model: object, transition: Transition) -> bool:
+    """Fire `transition`'s trigger on `model`; False when a guard did not hold.
+
+    The caller has already checked that the row exists for the model's state, so a
+    `MachineError` here would be a bug in the table, not a user error.
+    """
+    result: bool = shared_machine().events[transition.trigger].trigger(model)
+    return result
+
+
+def mermaid(rows: Iterable[Transition] = TRANSITIONS) -> str:
+    """The state diagram as Mermaid `stateDiagram-v2` source, generated from the table.
+
+    `cancel` and `expire` (allowed from every non-terminal state) are drawn once, as notes.
+    """
+    lines = ["stateDiagram-v2", f"    [*] --> {State.choosing_bank}"]
+    for r in rows:
+        if r.event in {Event.cancel, Event.expire}:
+            continue
+        label = str(r.event)
+        if r.branch and r.branch != "identified":
+            label += f" [{r.branch}]"
+        if r.guards:
+            label += " / " + " and ".join(str(g) for g in r.guards)
+        lines.append(f"    {r.source} --> {r.dest}: {label}")
+    lines.extend(f"    {s} --> [*]" for s in State if s in TERMINAL_STATES)
+    lines.append(
+        "    note right of cancelled: cancel from any non-terminal state\n"
+        "    note right of expired: any event after expires_at"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,217 @@
+"""The values that travel between the flow and its ports: frozen, typed, checked when built.
+
+`ContactDetails` is the exception to "checked when built": it holds what the user typed, valid or
+not, so that `submit_details` can report every problem at once as a `DetailsRejected`. It checks
+only that each field has the right type; `regflow.validation` decides what is acceptable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from regflow._i18n import LANGUAGES
+
+
+def _utc(_instance: object, attribute: attrs.Attribute[dt.datetime], value: dt.datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
+        msg = f"{attribute.name} must be a timezone-aware UTC datetime, got {value!r}"
+        raise ValueError(msg)
+
+
+_str = attrs.validators.instance_of(str)
+_opt_str = attrs.validators.optional(_str)
+_BANK_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
+
+
+@attrs.frozen
+class ContactDetails:
+    """Phase 3's contact details; the email address becomes the username.
+
+    Empty strings stand for "not given". Which fields are required is configuration
+    (`Settings.required_fields`).
+    """
+
+    given_names: str = attrs.field(default="", validator=_str)
+    family_name: str = attrs.field(default="", validator=_str)
+    email: str = attrs.field(default="", validator=_str)
+    phone: str = attrs.field(default="", validator=_str)
+    street_address: str = attrs.field(default="", validator=_str)
+    postal_code: str = attrs.field(default="", validator=_str)
+    post_office: str = attrs.field(default="", validator=_str)
+    language: str = attrs.field(default="", validator=_str)
+    marketing_consent: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )
+
+
+CONTACT_FIELDS: Final[tuple[str, ...]] = tuple(a.name for a in attrs.fields(ContactDetails))
+REQUIRED_BY_DEFAULT: Final[frozenset[str]] = frozenset(
+    {"given_names", "family_name", "email", "phone", "street_address", "postal_code", "post_office"}
+)
+
+
+@attrs.frozen
+class Bank:
+    """One entry of phase 1's bank list."""
+
+    id: str = attrs.field(validator=attrs.validators.matches_re(_BANK_ID))
+    name: str = attrs.field(validator=_str)
+
+
+@attrs.frozen
+class BankRedirect:
+    """Where to send the user to identify, and what the answer must match.
+
+    `state` and `nonce` are single-use and bound to one flow. `secrets` holds what the adapter
+    needs to finish (for OIDC the PKCE code verifier); it stays on the server, inside the flow's
+    snapshot, and is never shown to the user.
+    """
+
+    bank_id: str = attrs.field(validator=_str)
+    url: str = attrs.field(validator=_str)
+    state: str = attrs.field(validator=_str)
+    nonce: str = attrs.field(validator=_str)
+    secrets: Mapping[str, str] = attrs.field(factory=dict, converter=dict, repr=False)
+
+
+@attrs.frozen
+class BankCallback:
+    """The bank's answer as it arrives at the redirect URI: its query parameters."""
+
+    params: Mapping[str, str] = attrs.field(converter=dict)
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> BankCallback:
+        """Build from a web framework's query mapping."""
+        return cls(params=dict(query))
+
+
+@attrs.frozen
+class VerifiedPerson:
+    """Who the bank says the user is. `personal_id` is checked by the flow, not here."""
+
+    personal_id: str = attrs.field(validator=_str, repr=False)
+    given_names: str = attrs.field(default="", validator=_str)
+    family_name: str = attrs.field(default="", validator=_str)
+
+
+class ContractKind(enum.StrEnum):
+    """What a customer buys from the utility."""
+
+    electricity = "electricity"
+    district_heating = "district_heating"
+    district_cooling = "district_cooling"
+    gas = "gas"
+
+
+@attrs.frozen
+class Contract:
+    """One contract in the customer data system.
+
+    A contract can be linked to an account when the data that identifies it is present: its
+    contract number and its site (metering point or heat delivery point).
+    """
+
+    kind: ContractKind = attrs.field(converter=ContractKind)
+    contract_number: str | None = attrs.field(default=None, validator=_opt_str)
+    site_id: str | None = attrs.field(default=None, validator=_opt_str)
+
+    @property
+    def linkable(self) -> bool:
+        """Whether the contract has the data needed to link it to an account."""
+        return bool(self.contract_number) and bool(self.site_id)
+
+
+@attrs.frozen
+class CustomerRecord:
+    """The customer data system's record of one person: prefill data and contracts."""
+
+    customer_number: str = attrs.field(validator=_str)
+    personal_id: str = attrs.field(validator=_str, repr=False)
+    details: ContactDetails = attrs.field(
+        validator=attrs.validators.instance_of(ContactDetails), repr=False
+    )
+    contracts: tuple[Contract, ...] = attrs.field(default=(), converter=tuple)
+
+    @property
+    def identifiable(self) -> bool:
+        """Whether the contract data can identify this customer: at least one linkable contract."""
+        return any(c.linkable for c in self.contracts)
+
+
+@attrs.frozen
+class EmailMessage:
+    """One email to send. `message_id` makes sending idempotent (the outbox resends the same id)."""
+
+    message_id: str = attrs.field(validator=_str)
+    to: str = attrs.field(validator=_str)
+    subject: str = attrs.field(validator=_str)
+    text: str = attrs.field(validator=_str)
+    html: str = attrs.field(validator=_str)
+    language: str = attrs.field(default="en", validator=attrs.validators.in_(LANGUAGES))
+
+
+@attrs.frozen
+class NewAccount:
+    """What `approve` asks the account store to create, in one unit of work with its email."""
+
+    account_id: str = attrs.field(validator=_str)
+    email: str = attrs.field(validator=_str)
+    personal_id: str = attrs.field(validator=_str, repr=False)
+    customer_number: str = attrs.field(validator=_str)
+    password_hash: str = attrs.field(validator=_str, repr=False)
+    profile: ContactDetails = attrs.field(validator=attrs.validators.instance_of(ContactDetails))
+    linked_contracts: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    created_at: dt.datetime = attrs.field(kw_only=True, validator=_utc)
+
+
+@attrs.frozen
+class Account:
+    """A stored account, as the account store returns it."""
+
+    account_id: str
+    email: str
+    personal_id: str = attrs.field(repr=False)
+    customer_number: str
+    password_hash: str = attrs.field(repr=False)
+    profile: ContactDetails
+    linked_contracts: tuple[str, ...]
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class OutboxMessage:
+    """A queued email with its delivery bookkeeping."""
+
+    message: EmailMessage
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    last_error: str = ""
+
+
+@attrs.frozen
+class Contact:
+    """A contact to show the user: who to call, and when."""
+
+    kind: str
+    phone: str
+    hours: str = ""
+
+
+@attrs.frozen
+class Outcome:
+    """What happened, once the flow is in a terminal state."""
+
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    contacts: tuple[Contact, ...] = ()
+    username: str | None = None
+    changed_fields: tuple[str, ...] = ()
+    account_id: str | None = None

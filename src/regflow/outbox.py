@@ -1,0 +1,63 @@
+"""Delivering queued emails: the account store's outbox, drained through the `Mailer` port.
+
+`approve` queues the confirmation email in the same unit of work as the account, so a crash
+between the commit and the send loses nothing: the next pass sends it, with the same message id.
+A failed send is retried with exponential backoff; a message is marked sent only after the mailer
+accepted it, so delivery is at least once, and the message id lets receivers drop duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+import attrs
+
+from regflow.errors import AdapterError
+
+if TYPE_CHECKING:
+    from regflow.ports import Ports
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class Backoff:
+    """Exponential backoff: `first` after the first failure, doubling, at most `limit`."""
+
+    first: dt.timedelta = dt.timedelta(seconds=30)
+    limit: dt.timedelta = dt.timedelta(hours=1)
+
+    def delay(self, attempts: int) -> dt.timedelta:
+        """The wait after `attempts` failed attempts (1 or more)."""
+        exponent = min(max(attempts - 1, 0), 30)
+        return min(self.first * (2**exponent), self.limit)
+
+
+def deliver_pending_emails(ports: Ports, *, limit: int = 100, backoff: Backoff = Backoff()) -> int:
+    """One pass over the outbox: send what is due; returns how many were sent.
+
+    A message the mailer refuses (`AdapterError`) is rescheduled; the pass goes on with the
+    others. An outage of the account store itself propagates as `AdapterError`.
+    """
+    now = ports.clock.now()
+    sent = 0
+    for queued in ports.accounts.pending_messages(now, limit):
+        message = queued.message
+        try:
+            ports.mailer.send(message)
+        except AdapterError as error:
+            attempts = queued.attempts + 1
+            retry_at = now + backoff.delay(attempts)
+            ports.accounts.mark_failed(message.message_id, str(error)[:200], retry_at)
+            log.warning(
+                "outbox: sending %s failed (attempt %d), retry at %s",
+                message.message_id,
+                attempts,
+                retry_at.isoformat(),
+            )
+            continue
+        ports.accounts.mark_sent(message.message_id, now)
+        sent += 1
+    return sent

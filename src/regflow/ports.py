@@ -1,0 +1,199 @@
+"""The ports: everything the flow needs from outside, as small `Protocol`s.
+
+The core calls these and nothing else; adapters implement them (`regflow.adapters.memory` has a
+working fake for each). A port that cannot answer raises `regflow.errors.AdapterError` wrapping the
+cause; the flow then changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from regflow.model import (
+    Account,
+    Bank,
+    BankCallback,
+    BankRedirect,
+    CustomerRecord,
+    EmailMessage,
+    NewAccount,
+    OutboxMessage,
+    VerifiedPerson,
+)
+from regflow.policy import PersonalContext, PolicyResult
+from regflow.settings import Settings
+
+Snapshot = dict[str, Any]  # JSON-safe; see `RegistrationFlow.snapshot`
+
+
+@runtime_checkable
+class BankIdentity(Protocol):
+    """Strong identification with bank codes (phase 1)."""
+
+    def banks(self) -> Sequence[Bank]:
+        """The banks the user can choose from, in display order."""
+        ...
+
+    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:
+        """Start identification at `bank_id`: where to send the user, and what to expect back.
+
+        Raises `UnknownBank` for an id not in `banks()`.
+        """
+        ...
+
+    def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
+        """Verify the bank's answer against `expected` and return the verified person.
+
+        Raises `IdentificationFailed` (with a code) for a negative or unverifiable answer, and
+        `AdapterError` when the broker cannot be reached.
+        """
+        ...
+
+
+@runtime_checkable
+class CustomerDirectory(Protocol):
+    """The utility's customer data system; read-only."""
+
+    def find_by_personal_id(self, personal_id: str) -> CustomerRecord | None:
+        """The customer record for this personal identity code, or None."""
+        ...
+
+
+@runtime_checkable
+class AccountStore(Protocol):
+    """E-services accounts and their outbox of queued emails."""
+
+    def exists_for_person(self, personal_id: str) -> bool:
+        """Whether this person already has an account."""
+        ...
+
+    def exists_for_email(self, email: str) -> bool:
+        """Whether an account uses this email (compared case-insensitively)."""
+        ...
+
+    def create(self, account: NewAccount, message: EmailMessage) -> None:
+        """Create the account and queue its email atomically: both or neither.
+
+        Raises `EmailTaken` or `AlreadyRegistered` when the uniqueness rules forbid it.
+        """
+        ...
+
+    def find_by_email(self, email: str) -> Account | None:
+        """The account with this email (case-insensitively), or None."""
+        ...
+
+    def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Unsent messages due at `now`, oldest first."""
+        ...
+
+    def mark_sent(self, message_id: str, now: dt.datetime) -> None:
+        """Record that the message was handed to the mail server."""
+        ...
+
+    def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
+        """Record a failed attempt and when to try again."""
+        ...
+
+
+@attrs.frozen
+class StoredFlow:
+    """A snapshot as stored, with the version to pass back to `FlowStore.save`."""
+
+    snapshot: Snapshot
+    version: int
+
+
+@runtime_checkable
+class FlowStore(Protocol):
+    """Flow snapshots by flow id, with optimistic concurrency."""
+
+    def load(self, flow_id: str) -> StoredFlow:
+        """The stored snapshot; raises `FlowNotFound`."""
+        ...
+
+    def save(
+        self,
+        flow_id: str,
+        snapshot: Snapshot,
+        *,
+        expected_version: int | None,
+        expires_at: dt.datetime,
+    ) -> int:
+        """Store `snapshot` if the stored version is still `expected_version` (None: a new flow).
+
+        Returns the new version; raises `ConcurrentUpdate` when someone saved first.
+        """
+        ...
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Delete flows whose expiry is before `now`; returns how many."""
+        ...
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends one email. Called by the outbox, at least once per message; dedupe by message_id."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand the message to the mail system; raise `AdapterError` when it refuses."""
+        ...
+
+
+@runtime_checkable
+class PasswordPolicy(Protocol):
+    """Decides whether a password may be used (see `regflow.policy`)."""
+
+    def check(
+        self, password: str, context: PersonalContext, language: str = "en"
+    ) -> PolicyResult:
+        """Every violation at once, with localised messages, and a strength estimate."""
+        ...
+
+    def requirements(self, language: str = "en") -> Sequence[tuple[str, str]]:
+        """The active rules as (code, short text) pairs for a checklist."""
+        ...
+
+
+@runtime_checkable
+class PasswordHasher(Protocol):
+    """Password hashing (argon2id by default, see `regflow.hashing`)."""
+
+    def hash(self, password: str) -> str:
+        """Hash a password that has already been NFKC-normalised."""
+        ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Whether `password` matches; False (never an exception) when it does not."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters than the current ones."""
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The current time."""
+
+    def now(self) -> dt.datetime:
+        """Timezone-aware UTC."""
+        ...
+
+
+@attrs.frozen
+class Ports:
+    """Everything a flow talks to, plus the operator's settings."""
+
+    bank: BankIdentity
+    customers: CustomerDirectory
+    accounts: AccountStore
+    flows: FlowStore
+    mailer: Mailer
+    policy: PasswordPolicy
+    hasher: PasswordHasher
+    clock: Clock
+    settings: Settings = attrs.field(factory=Settings)
