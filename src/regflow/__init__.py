@@ -40,8 +40,8 @@ from regflow.model import (
     CustomerRecord,
     EmailMessage,
     NewAccount,
-    Outcome,
     OutboxMessage,
+    Outcome,
     VerifiedPerson,
 )
 from regflow.outbox import Backoff, deliver_pending_emails

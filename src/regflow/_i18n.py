@@ -24,7 +24,7 @@ def check_language(language: str) -> Language:
     if language not in LANGUAGES:
         msg = f"unsupported language {language!r}; expected one of {', '.join(LANGUAGES)}"
         raise ValueError(msg)
-    return language  # type: ignore[return-value]  # narrowed by the membership test above
+    return language  # type: ignore[return-value,unused-ignore]  # narrowed by the test above
 
 
 @functools.cache
@@ -43,6 +43,6 @@ def translate(domain: str, msgid: str, language: str, /, **params: object) -> st
     return text.format(**params) if params else text
 
 
-def N_(msgid: str) -> str:  # noqa: N802  # gettext's conventional name for "mark for extraction"
+def N_(msgid: str) -> str:  # gettext's conventional name for "mark for extraction"
     """Mark a string for extraction without translating it here."""
     return msgid

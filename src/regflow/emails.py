@@ -21,9 +21,7 @@ DISTRICT_HEATING: Final = N_(
     "Your district heating contract could not be linked to your account automatically. "
     "Please call the district heating advisory, {phone} ({hours})."
 )
-NOT_ME: Final = N_(
-    "If you did not register, please contact customer service, {phone}."
-)
+NOT_ME: Final = N_("If you did not register, please contact customer service, {phone}.")
 
 
 def confirmation_message_id(flow_id: str) -> str:

@@ -495,7 +495,11 @@ class RegistrationFlow:
         self._proposed = self._account_created(self._proposed)
 
     def _account_created(self, data: FlowData) -> FlowData:
-        assert data.person and data.customer and data.details and data.password_hash  # noqa: S101
+        # reviewing is reached only with all four (the guards held)
+        assert data.person is not None  # noqa: S101
+        assert data.customer is not None  # noqa: S101
+        assert data.details is not None  # noqa: S101
+        assert data.password_hash is not None  # noqa: S101
         settings = self._ports.settings
         linked = tuple(
             c.contract_number for c in data.customer.contracts if c.linkable and c.contract_number

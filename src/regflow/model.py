@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import attrs
@@ -22,6 +22,18 @@ def _utc(_instance: object, attribute: attrs.Attribute[dt.datetime], value: dt.d
     if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
         msg = f"{attribute.name} must be a timezone-aware UTC datetime, got {value!r}"
         raise ValueError(msg)
+
+
+def _str_map(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+def _contracts(value: Iterable[Contract]) -> tuple[Contract, ...]:
+    return tuple(value)
+
+
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 _str = attrs.validators.instance_of(str)
@@ -77,14 +89,14 @@ class BankRedirect:
     url: str = attrs.field(validator=_str)
     state: str = attrs.field(validator=_str)
     nonce: str = attrs.field(validator=_str)
-    secrets: Mapping[str, str] = attrs.field(factory=dict, converter=dict, repr=False)
+    secrets: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map, repr=False)
 
 
 @attrs.frozen
 class BankCallback:
     """The bank's answer as it arrives at the redirect URI: its query parameters."""
 
-    params: Mapping[str, str] = attrs.field(converter=dict)
+    params: Mapping[str, str] = attrs.field(converter=_str_map)
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> BankCallback:
@@ -137,7 +149,7 @@ class CustomerRecord:
     details: ContactDetails = attrs.field(
         validator=attrs.validators.instance_of(ContactDetails), repr=False
     )
-    contracts: tuple[Contract, ...] = attrs.field(default=(), converter=tuple)
+    contracts: tuple[Contract, ...] = attrs.field(default=(), converter=_contracts)
 
     @property
     def identifiable(self) -> bool:
@@ -167,7 +179,7 @@ class NewAccount:
     customer_number: str = attrs.field(validator=_str)
     password_hash: str = attrs.field(validator=_str, repr=False)
     profile: ContactDetails = attrs.field(validator=attrs.validators.instance_of(ContactDetails))
-    linked_contracts: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    linked_contracts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     created_at: dt.datetime = attrs.field(kw_only=True, validator=_utc)
 
 

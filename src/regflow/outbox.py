@@ -32,7 +32,7 @@ class Backoff:
     def delay(self, attempts: int) -> dt.timedelta:
         """The wait after `attempts` failed attempts (1 or more)."""
         exponent = min(max(attempts - 1, 0), 30)
-        return min(self.first * (2**exponent), self.limit)
+        return min(self.first * (1 << exponent), self.limit)
 
 
 def deliver_pending_emails(ports: Ports, *, limit: int = 100, backoff: Backoff = Backoff()) -> int:

@@ -147,9 +147,7 @@ class Mailer(Protocol):
 class PasswordPolicy(Protocol):
     """Decides whether a password may be used (see `regflow.policy`)."""
 
-    def check(
-        self, password: str, context: PersonalContext, language: str = "en"
-    ) -> PolicyResult:
+    def check(self, password: str, context: PersonalContext, language: str = "en") -> PolicyResult:
         """Every violation at once, with localised messages, and a strength estimate."""
         ...
 

@@ -19,11 +19,16 @@ def _check_required(_instance: object, _attribute: object, value: frozenset[str]
         raise ValueError(msg)
 
 
-def _positive(_instance: object, attribute: attrs.Attribute[object], value: object) -> None:
-    if isinstance(value, dt.timedelta) and value <= dt.timedelta(0):
+def _positive_duration(
+    _instance: object, attribute: attrs.Attribute[dt.timedelta], value: dt.timedelta
+) -> None:
+    if value <= dt.timedelta(0):
         msg = f"{attribute.name} must be positive"
         raise ValueError(msg)
-    if isinstance(value, int) and value < 1:
+
+
+def _at_least_one(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
         msg = f"{attribute.name} must be at least 1"
         raise ValueError(msg)
 
@@ -40,14 +45,16 @@ class Settings:
     - `customer_service`, `district_heating_advisory`: the contacts shown to the user.
     """
 
-    flow_ttl: dt.timedelta = attrs.field(default=dt.timedelta(minutes=30), validator=_positive)
-    max_bank_failures: int = attrs.field(default=3, validator=_positive)
+    flow_ttl: dt.timedelta = attrs.field(
+        default=dt.timedelta(minutes=30), validator=_positive_duration
+    )
+    max_bank_failures: int = attrs.field(default=3, validator=_at_least_one)
     required_fields: frozenset[str] = attrs.field(
         default=REQUIRED_BY_DEFAULT, converter=frozenset, validator=_check_required
     )
     phone_region: str = "FI"
     allow_temporary_personal_ids: bool = False
-    customer_service: Contact = Contact("customer_service", "09 617 8080")
-    district_heating_advisory: Contact = Contact(
+    customer_service: Contact = Contact("customer_service", "09 617 8080")  # noqa: RUF009  # frozen
+    district_heating_advisory: Contact = Contact(  # noqa: RUF009  # frozen value, safe to share
         "district_heating_advisory", "09 617 8013", "8.30\u201316.00"
     )

@@ -36,18 +36,30 @@ _F = TypeVar("_F", bound="RegistrationFlow")
 _STATE_NAMES: Final = frozenset(State)
 
 
+def _tuple_hook(item_type: type[Any]) -> Callable[[Any, Any], tuple[Any, ...]]:
+    item_hook = _converter.get_structure_hook(item_type)
+
+    def structure(value: Any, _type: Any) -> tuple[Any, ...]:
+        return tuple([item_hook(v, item_type) for v in value])
+
+    return structure
+
+
 def _register_fast_hooks() -> None:
-    # cattrs' generic tuple and Optional handling dominate restore time; these two shapes are
-    # the only ones in a snapshot, so give them direct hooks.
+    # cattrs' generic tuple handling dominates restore time; the snapshot has two such shapes,
+    # so give them direct hooks.
     from regflow.model import Contact, Contract
 
     for item_type in (Contract, Contact):
-        item_hook = _converter.get_structure_hook(item_type)
-        tuple_type = tuple[item_type, ...]  # type: ignore[valid-type]
-        _converter.register_structure_hook_func(
-            lambda t, tt=tuple_type: t == tt,
-            lambda value, _, hook=item_hook, t=item_type: tuple([hook(v, t) for v in value]),
-        )
+        tuple_type: Any = tuple[item_type, ...]  # type: ignore[valid-type]
+        _converter.register_structure_hook_func(_is(tuple_type), _tuple_hook(item_type))
+
+
+def _is(expected: Any) -> Callable[[Any], bool]:
+    def predicate(candidate: Any) -> bool:
+        return bool(candidate == expected)
+
+    return predicate
 
 
 _register_fast_hooks()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import email_validator
@@ -62,7 +62,7 @@ def validate_details(details: ContactDetails, settings: Settings) -> ContactDeta
     and addresses, email normalised by email-validator, phone in E.164, language lower-case.
     """
     errors: list[FieldError] = []
-    clean: dict[str, str] = {}
+    clean: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
         raw: str = getattr(details, name)
         value = " ".join(raw.split()) if name not in {"email", "phone"} else raw.strip()
@@ -84,7 +84,7 @@ def validate_details(details: ContactDetails, settings: Settings) -> ContactDeta
     return attrs.evolve(details, **clean)
 
 
-def _check_formats(clean: dict[str, str], settings: Settings) -> list[FieldError]:
+def _check_formats(clean: dict[str, Any], settings: Settings) -> list[FieldError]:
     """Check and normalise, in place, the fields that have a format of their own."""
     errors = []
     if clean.get("email"):

@@ -119,7 +119,9 @@ class SimulatedBank(_Faultable):
             raise UnknownBank(bank_id)
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         query = urlencode({"bank": bank_id, "state": state, "lang": language})
-        return BankRedirect(bank_id=bank_id, url=f"{self._base_url}?{query}", state=state, nonce=nonce)
+        return BankRedirect(
+            bank_id=bank_id, url=f"{self._base_url}?{query}", state=state, nonce=nonce
+        )
 
     def approve(
         self,
@@ -382,8 +384,15 @@ class SystemClock:
 # -- demo data ------------------------------------------------------------------------------------
 
 
-def _details(
-    given: str, family: str, email: str, phone: str, street: str, postal: str, office: str, lang: str
+def _details(  # noqa: PLR0917  # one row of demo data, read positionally
+    given: str,
+    family: str,
+    email: str,
+    phone: str,
+    street: str,
+    postal: str,
+    office: str,
+    lang: str,
 ) -> ContactDetails:
     return ContactDetails(
         given_names=given,
@@ -404,17 +413,32 @@ DEMO_CUSTOMERS: Final[tuple[CustomerRecord, ...]] = (
         customer_number="100001",
         personal_id="131052-308T",
         details=_details(
-            "Anna-Liisa", "Virtanen", "anna-liisa.virtanen@example.fi", "+358401234567",
-            "Mannerheimintie 12 A 5", "00100", "Helsinki", "fi",
+            "Anna-Liisa",
+            "Virtanen",
+            "anna-liisa.virtanen@example.fi",
+            "+358401234567",
+            "Mannerheimintie 12 A 5",
+            "00100",
+            "Helsinki",
+            "fi",
         ),
-        contracts=(Contract(_E, "E-100001-1", "643000000000100001"), Contract(_DH, "K-100001-1", "DH-5001")),
+        contracts=(
+            Contract(_E, "E-100001-1", "643000000000100001"),
+            Contract(_DH, "K-100001-1", "DH-5001"),
+        ),
     ),
     CustomerRecord(
         customer_number="100002",
         personal_id="010594Y239M",
         details=_details(
-            "Oskari", "Korhonen", "oskari.korhonen@example.fi", "+358501234568",
-            "H\u00e4meentie 3 B 12", "00530", "Helsinki", "fi",
+            "Oskari",
+            "Korhonen",
+            "oskari.korhonen@example.fi",
+            "+358501234568",
+            "H\u00e4meentie 3 B 12",
+            "00530",
+            "Helsinki",
+            "fi",
         ),
         contracts=(Contract(_E, "E-100002-1", "643000000000100002"),),
     ),
@@ -422,17 +446,32 @@ DEMO_CUSTOMERS: Final[tuple[CustomerRecord, ...]] = (
         customer_number="100003",
         personal_id="240467-541E",
         details=_details(
-            "Matti", "Meik\u00e4l\u00e4inen", "matti.meikalainen@example.fi", "+358441234569",
-            "Aleksanterinkatu 7", "00170", "Helsinki", "fi",
+            "Matti",
+            "Meik\u00e4l\u00e4inen",
+            "matti.meikalainen@example.fi",
+            "+358441234569",
+            "Aleksanterinkatu 7",
+            "00170",
+            "Helsinki",
+            "fi",
         ),
-        contracts=(Contract(_E, "E-100003-1", "643000000000100003"), Contract(_DH, "K-100003-1", None)),
+        contracts=(
+            Contract(_E, "E-100003-1", "643000000000100003"),
+            Contract(_DH, "K-100003-1", None),
+        ),
     ),
     CustomerRecord(
         customer_number="100004",
         personal_id="280699-255N",
         details=_details(
-            "Mikko", "Nieminen", "mikko.nieminen@example.fi", "+358451234570",
-            "Fredrikinkatu 20", "00120", "Helsinki", "fi",
+            "Mikko",
+            "Nieminen",
+            "mikko.nieminen@example.fi",
+            "+358451234570",
+            "Fredrikinkatu 20",
+            "00120",
+            "Helsinki",
+            "fi",
         ),
         contracts=(Contract(_E, None, "643000000000100004"),),
     ),
@@ -440,8 +479,14 @@ DEMO_CUSTOMERS: Final[tuple[CustomerRecord, ...]] = (
         customer_number="100006",
         personal_id="150380-123P",
         details=_details(
-            "Johan", "Eriksson", "johan.eriksson@example.fi", "+358401234572",
-            "Runebergsgatan 4", "00100", "Helsingfors", "sv",
+            "Johan",
+            "Eriksson",
+            "johan.eriksson@example.fi",
+            "+358401234572",
+            "Runebergsgatan 4",
+            "00100",
+            "Helsingfors",
+            "sv",
         ),
         contracts=(Contract(_E, "E-100006-1", "643000000000100006"),),
     ),

@@ -1,1 +1,1 @@
-"""The OIDC bank-identification adapter's private modules; the public API is `regflow.adapters.oidc`."""
+"""The OIDC bank-identification adapter's private modules; the public API is in `oidc.py`."""

@@ -123,9 +123,7 @@ def _frozen_params(value: Mapping[str, str]) -> Mapping[str, str]:
     return types.MappingProxyType(dict(value))
 
 
-def _check_params(
-    _instance: object, _attribute: object, value: Mapping[str, str]
-) -> None:
+def _check_params(_instance: object, _attribute: object, value: Mapping[str, str]) -> None:
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str):
             msg = "bank params must map strings to strings"
@@ -191,9 +189,7 @@ def _banks(value: Iterable[BankMethod]) -> tuple[BankMethod, ...]:
     return tuple(value)
 
 
-def _check_banks(
-    _instance: object, _attribute: object, value: tuple[BankMethod, ...]
-) -> None:
+def _check_banks(_instance: object, _attribute: object, value: tuple[BankMethod, ...]) -> None:
     if not value:
         msg = "configure at least one bank"
         raise ValueError(msg)

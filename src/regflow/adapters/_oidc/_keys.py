@@ -75,14 +75,14 @@ class ClientKeys:
 
     @classmethod
     def from_jwks(cls, jwks: Mapping[str, Any]) -> ClientKeys:
-        """From a private JWK set (or one JWK): exactly one `use: sig` key, one or more `use: enc`."""
+        """From a private JWK set (or one JWK): one `use: sig` key, one or more `use: enc`."""
         signing: list[RSAKey] = []
         decryption: list[RSAKey] = []
         for index, data in enumerate(_key_dicts(jwks)):
             use = data.get("use")
             if use not in {"sig", "enc"}:
                 kid = data.get("kid", f"#{index}")
-                msg = f"key {kid!r} needs \"use\": \"sig\" or \"enc\""
+                msg = f'key {kid!r} needs "use": "sig" or "enc"'
                 raise ValueError(msg)
             try:
                 key = RSAKey.import_key(dict(data))
@@ -92,7 +92,7 @@ class ClientKeys:
                 raise ValueError(msg) from None  # the cause may quote key material
             (signing if use == "sig" else decryption).append(key)
         if len(signing) != 1:
-            msg = f"exactly one signing key (\"use\": \"sig\") is needed, found {len(signing)}"
+            msg = f'exactly one signing key ("use": "sig") is needed, found {len(signing)}'
             raise ValueError(msg)
         return cls(signing=signing[0], decryption=decryption)
 
@@ -114,9 +114,7 @@ class ClientKeys:
         return cls.from_jwks({"keys": keys})
 
     @classmethod
-    def from_env(
-        cls, *names: str, environ: Mapping[str, str] | None = None
-    ) -> ClientKeys:
+    def from_env(cls, *names: str, environ: Mapping[str, str] | None = None) -> ClientKeys:
         """From environment variables (default `REGFLOW_OIDC_CLIENT_JWKS`), each holding a private
         JWK or JWK set as JSON; their keys are merged."""
         env = os.environ if environ is None else environ

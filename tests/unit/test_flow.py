@@ -1,0 +1,475 @@
+"""The registration flow's events, guards, outcomes and the one rule: return, or raise unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import attrs
+import pytest
+
+from regflow import (
+    AdapterError,
+    ContactDetails,
+    DetailsRejected,
+    EmailTaken,
+    FlowExpired,
+    GuardFailed,
+    InvalidTransition,
+    RegistrationFlow,
+    State,
+    UnknownBank,
+    UnsupportedCustomerType,
+    deliver_pending_emails,
+)
+from regflow.adapters.memory import (
+    DEMO_CUSTOMERS,
+    InMemoryAccountStore,
+    InMemoryCustomerDirectory,
+    RecordingMailer,
+)
+from regflow.emails import confirmation_message_id
+from regflow.ports import Ports
+from regflow.settings import Settings
+from tests.flows import GOOD_PASSWORD, bank, clock, flow_in
+
+
+def frozen(flow: RegistrationFlow) -> str:
+    """The flow's whole observable state, for before/after comparisons."""
+    return json.dumps(flow.snapshot(), sort_keys=True)
+
+
+def identify(flow: RegistrationFlow, ports: Ports, personal_id: str) -> None:
+    """Select a bank and identify as `personal_id`."""
+    redirect = flow.select_bank("nordea")
+    flow.complete_identification(bank(ports).approve(redirect, personal_id=personal_id))
+
+
+def register(ports: Ports, personal_id: str, email: str) -> RegistrationFlow:
+    """Run a whole registration for `personal_id` with `email`."""
+    flow = RegistrationFlow.start(ports, language="fi")
+    identify(flow, ports, personal_id)
+    flow.confirm_personal_id()
+    assert flow.prefilled is not None
+    flow.submit_details(attrs.evolve(flow.prefilled, email=email), GOOD_PASSWORD)
+    assert flow.review_token is not None
+    flow.approve(flow.review_token)
+    return flow
+
+
+def test_start_makes_unguessable_ids(ports: Ports) -> None:
+    """Flow ids carry at least 128 random bits, URL-safe, and do not repeat."""
+    ids = {RegistrationFlow.start(ports).id for _ in range(500)}
+    assert len(ids) == 500
+    for flow_id in ids:
+        assert len(flow_id) >= 22  # 22 base64 characters = 132 bits
+        assert all(c.isalnum() or c in "-_" for c in flow_id)
+
+
+def test_only_consumers_may_start(ports: Ports) -> None:
+    """Any customer type but consumer is refused with UnsupportedCustomerType."""
+    with pytest.raises(UnsupportedCustomerType) as info:
+        RegistrationFlow.start(ports, customer_type="business")
+    assert info.value.code == "unsupported_customer_type"
+
+
+def test_unknown_bank_is_refused_and_changes_nothing(ports: Ports) -> None:
+    """select_bank with an unlisted bank raises UnknownBank and leaves the flow as it was."""
+    flow = RegistrationFlow.start(ports)
+    before = frozen(flow)
+    with pytest.raises(UnknownBank):
+        flow.select_bank("bank-of-nowhere")
+    assert frozen(flow) == before
+
+
+def test_bank_not_listed_ends_in_customer_service(ports: Ports) -> None:
+    """A user whose bank is not listed is sent to customer service, 09 617 8080."""
+    flow = RegistrationFlow.start(ports)
+    flow.bank_not_listed()
+    assert flow.state is State.needs_customer_service
+    assert flow.outcome is not None
+    assert flow.outcome.reason == "bank_not_listed"
+    assert [c.phone for c in flow.outcome.contacts] == ["09 617 8080"]
+
+
+def test_choose_other_bank_returns_to_the_list(ports: Ports) -> None:
+    """From the bank, the user can go back and choose another bank."""
+    flow = RegistrationFlow.start(ports)
+    flow.select_bank("op")
+    flow.choose_other_bank()
+    assert flow.state is State.choosing_bank
+    assert flow.redirect is None
+
+
+def test_bank_failures_count_and_the_third_ends_the_flow(ports: Ports) -> None:
+    """Two failed identifications go back to the bank list; the third ends in customer service."""
+    flow = RegistrationFlow.start(ports)
+    redirect = flow.select_bank("op")
+    flow.complete_identification(bank(ports).cancel(redirect))
+    assert (flow.state, flow.last_error, flow.bank_failures) == (
+        State.choosing_bank,
+        "identification_cancelled",
+        1,
+    )
+    redirect = flow.select_bank("op")
+    flow.complete_identification(bank(ports).fail(redirect))
+    assert (flow.state, flow.last_error) == (State.choosing_bank, "identification_rejected")
+    redirect = flow.select_bank("op")
+    other = bank(ports).begin("op", flow_id="someone-else", language="fi")
+    flow.complete_identification(bank(ports).approve(other, personal_id="131052-308T"))
+    assert flow.state is State.needs_customer_service
+    assert flow.last_error == "state_mismatch"
+    assert flow.outcome is not None
+    assert flow.outcome.reason == "identification_failed"
+
+
+def test_a_replayed_code_fails_identification(ports: Ports) -> None:
+    """A bank code used once cannot identify a second time."""
+    first = RegistrationFlow.start(ports)
+    redirect = first.select_bank("op")
+    callback = bank(ports).approve(redirect, personal_id="131052-308T")
+    first.complete_identification(callback)
+    second = RegistrationFlow.start(ports)
+    redirect2 = second.select_bank("op")
+    replay = attrs.evolve(callback, params={**callback.params, "state": redirect2.state})
+    second.complete_identification(replay)
+    assert (second.state, second.last_error) == (State.choosing_bank, "code_rejected")
+
+
+@pytest.mark.parametrize(
+    ("personal_id", "code"),
+    [("131052-308X", "invalid_personal_id"), ("131052-9085", "temporary_personal_id")],
+)
+def test_bad_personal_ids_from_the_bank_fail_identification(
+    ports: Ports, personal_id: str, code: str
+) -> None:
+    """An invalid or temporary personal identity code is a failed identification, not a crash."""
+    flow = RegistrationFlow.start(ports)
+    identify(flow, ports, personal_id)
+    assert (flow.state, flow.last_error) == (State.choosing_bank, code)
+
+
+def test_temporary_codes_can_be_allowed(ports: Ports) -> None:
+    """With allow_temporary_personal_ids, a temporary code is looked up like any other."""
+    ports = attrs.evolve(ports, settings=Settings(allow_temporary_personal_ids=True))
+    flow = RegistrationFlow.start(ports)
+    identify(flow, ports, "131052-9085")
+    assert flow.state is State.needs_customer_service
+    assert flow.outcome is not None
+    assert flow.outcome.reason == "customer_not_found"
+
+
+@pytest.mark.parametrize(
+    ("personal_id", "state", "reason"),
+    [
+        ("131052-308T", State.confirming_personal_id, None),
+        ("010594Y239M", State.confirming_personal_id, None),
+        ("071290-873K", State.needs_customer_service, "customer_not_found"),
+        ("280699-255N", State.needs_customer_service, "incomplete_contract_data"),
+        ("150380-123P", State.already_registered, "already_registered"),
+    ],
+)
+def test_identification_outcomes(
+    ports: Ports, personal_id: str, state: State, reason: str | None
+) -> None:
+    """Each demo person reaches the outcome the guide describes for their situation."""
+    flow = RegistrationFlow.start(ports)
+    identify(flow, ports, personal_id)
+    assert flow.state is state
+    if reason is None:
+        assert flow.personal_id == personal_id
+        assert flow.prefilled is not None
+    else:
+        assert flow.outcome is not None
+        assert flow.outcome.reason == reason
+        assert flow.personal_id is None  # nothing kept about a person we cannot register
+
+
+def test_a_port_outage_changes_nothing(ports: Ports) -> None:
+    """A bank or customer-system outage raises AdapterError and leaves the flow in awaiting_bank."""
+    flow = RegistrationFlow.start(ports)
+    redirect = flow.select_bank("op")
+    callback = bank(ports).approve(redirect, personal_id="131052-308T")
+    before = frozen(flow)
+    bank(ports).outage = True
+    with pytest.raises(AdapterError):
+        flow.complete_identification(callback)
+    assert frozen(flow) == before
+    bank(ports).outage = False
+    assert isinstance(ports.customers, InMemoryCustomerDirectory)
+    ports.customers.outage = True
+    with pytest.raises(AdapterError):
+        flow.complete_identification(callback)
+    assert frozen(flow) == before
+    ports.customers.outage = False
+    # The bank's code was spent before the directory failed: like a real broker, the retry is a
+    # failed identification, and the user identifies again.
+    flow.complete_identification(callback)
+    assert (flow.state, flow.last_error) == (State.choosing_bank, "code_rejected")
+    identify(flow, ports, "131052-308T")
+    assert flow.state is State.confirming_personal_id
+
+
+def test_every_field_error_is_reported_at_once(ports: Ports) -> None:
+    """submit_details lists every problem (fields and password) and changes nothing."""
+    flow = flow_in(State.entering_details, ports)
+    before = frozen(flow)
+    bad = ContactDetails(
+        given_names="",
+        family_name="Virtanen\x00",
+        email="not-an-email",
+        phone="12",
+        street_address="x" * 300,
+        postal_code="1234",
+        post_office="Helsinki",
+        language="de",
+    )
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(bad, "short")
+    codes = info.value.field_codes()
+    assert codes["given_names"] == ["required"]
+    assert codes["family_name"] == ["control_characters"]
+    assert codes["email"] == ["invalid_email"]
+    assert codes["phone"] == ["invalid_phone"]
+    assert codes["street_address"] == ["too_long_field"]
+    assert codes["postal_code"] == ["invalid_postal_code"]
+    assert codes["language"] == ["invalid_language"]
+    assert "too_short" in codes["password"]
+    assert ("email", "invalid_email") in info.value.errors
+    assert all(e.message("sv") for e in info.value.errors)
+    assert frozen(flow) == before
+
+
+def test_details_are_normalised(ports: Ports) -> None:
+    """Valid details are stored normalised: E.164 phone, trimmed text, normalised email."""
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    details = attrs.evolve(
+        flow.prefilled,
+        phone="040 123 4567",
+        email="  Anna@Example.FI ",
+        given_names=" Anna  Liisa ",
+    )
+    flow.submit_details(details, GOOD_PASSWORD)
+    assert flow.details is not None
+    assert flow.details.phone == "+358401234567"
+    assert flow.details.email == "Anna@example.fi"
+    assert flow.details.given_names == "Anna Liisa"
+
+
+def test_an_email_in_use_is_rejected_case_insensitively(ports: Ports) -> None:
+    """Another account's email, in any letter case, is rejected as email_taken."""
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(
+            attrs.evolve(flow.prefilled, email="JOHAN.Eriksson@example.fi"), GOOD_PASSWORD
+        )
+    assert info.value.field_codes() == {"email": ["email_taken"]}
+
+
+def test_password_breaking_the_policy_is_rejected(ports: Ports) -> None:
+    """A password with a run of the user's name is a field error on password."""
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(flow.prefilled, "Virtuoso2024x")
+    assert info.value.field_codes() == {"password": ["contains_personal_info"]}
+
+
+def test_happy_path_creates_account_links_contracts_and_queues_email(ports: Ports) -> None:
+    """Approve creates the account with every linkable contract and queues one email."""
+    flow = register(ports, "131052-308T", "anna@example.fi")
+    assert flow.state is State.completed
+    outcome = flow.outcome
+    assert outcome is not None
+    assert outcome.username == "anna@example.fi"
+    assert outcome.warnings == ()
+    assert outcome.changed_fields == ("email",)
+    accounts = ports.accounts
+    assert isinstance(accounts, InMemoryAccountStore)
+    account = accounts.find_by_email("ANNA@example.fi")
+    assert account is not None
+    assert account.linked_contracts == ("E-100001-1", "K-100001-1")
+    assert account.personal_id == "131052-308T"
+    assert ports.hasher.verify(account.password_hash, GOOD_PASSWORD)
+    assert list(accounts.outbox) == [confirmation_message_id(flow.id)]
+
+
+def test_master_record_is_never_changed(ports: Ports) -> None:
+    """Edits go to the e-services profile; the customer directory keeps the master record."""
+    master = ports.customers.find_by_personal_id("131052-308T")
+    flow = RegistrationFlow.start(ports)
+    identify(flow, ports, "131052-308T")
+    flow.confirm_personal_id()
+    assert flow.prefilled is not None
+    edited = attrs.evolve(flow.prefilled, street_address="Uusi katu 1", email="anna@example.fi")
+    flow.submit_details(edited, GOOD_PASSWORD)
+    assert flow.review_token is not None
+    outcome = flow.approve(flow.review_token)
+    assert outcome.changed_fields == ("email", "street_address")
+    assert ports.customers.find_by_personal_id("131052-308T") == master
+
+
+def test_unlinkable_district_heating_warns_but_completes(ports: Ports) -> None:
+    """A district heating contract lacking data is not linked; the user is told whom to call."""
+    flow = register(ports, "240467-541E", "matti@example.fi")
+    assert flow.state is State.completed
+    assert flow.outcome is not None
+    assert flow.outcome.warnings == ("district_heating_not_linked",)
+    assert [(c.phone, c.hours) for c in flow.outcome.contacts] == [
+        ("09 617 8013", "8.30\u201316.00")
+    ]
+    account = ports.accounts.find_by_email("matti@example.fi")
+    assert account is not None
+    assert account.linked_contracts == ("E-100003-1",)
+    deliver_pending_emails(ports)
+    assert isinstance(ports.mailer, RecordingMailer)
+    assert "09 617 8013" in ports.mailer.sent[0].text
+
+
+def test_contacts_are_configuration(ports: Ports) -> None:
+    """Operators can change the contact numbers shown to the user."""
+    custom = Settings(
+        customer_service=attrs.evolve(Settings().customer_service, phone="010 000 0000")
+    )
+    ports = attrs.evolve(ports, settings=custom)
+    flow = RegistrationFlow.start(ports)
+    flow.bank_not_listed()
+    assert flow.outcome is not None
+    assert [c.phone for c in flow.outcome.contacts] == ["010 000 0000"]
+
+
+def test_stale_review_token_cannot_approve(ports: Ports) -> None:
+    """After edit and resubmit, the token of the old review page no longer approves."""
+    flow = flow_in(State.reviewing, ports)
+    old_token = flow.review_token
+    assert old_token is not None
+    flow.edit()
+    assert flow.state is State.entering_details
+    assert flow.details is not None  # details kept for editing
+    flow.submit_details(attrs.evolve(flow.details, phone="+358409999999"), GOOD_PASSWORD)
+    before = frozen(flow)
+    with pytest.raises(GuardFailed) as info:
+        flow.approve(old_token)
+    assert info.value.code == "stale_review"
+    assert frozen(flow) == before
+    assert flow.review_token is not None
+    flow.approve(flow.review_token)
+    assert flow.state is State.completed
+
+
+def test_approve_failure_leaves_no_half_registration(ports: Ports) -> None:
+    """An account store outage during approve keeps the flow in reviewing with no account."""
+    flow = flow_in(State.reviewing, ports)
+    accounts = ports.accounts
+    assert isinstance(accounts, InMemoryAccountStore)
+    before, count = frozen(flow), len(accounts.accounts)
+    accounts.outage = True
+    with pytest.raises(AdapterError):
+        flow.approve(flow.review_token or "")
+    accounts.outage = False
+    assert frozen(flow) == before
+    assert len(accounts.accounts) == count
+    assert accounts.outbox == {}
+    flow.approve(flow.review_token or "")
+    assert flow.state is State.completed
+
+
+def test_email_taken_between_review_and_approve(ports: Ports) -> None:
+    """If another flow takes the email first, approve raises email_taken and stays in reviewing."""
+    first = flow_in(State.reviewing, ports)
+    other = RegistrationFlow.start(ports)
+    identify(other, ports, "010594Y239M")
+    other.confirm_personal_id()
+    assert other.prefilled is not None
+    other.submit_details(attrs.evolve(other.prefilled, email="ANNA@example.fi"), "Tulppaani84Xz")
+    assert first.review_token is not None
+    first.approve(first.review_token)
+    before = frozen(other)
+    with pytest.raises(EmailTaken):
+        other.approve(other.review_token or "")
+    assert frozen(other) == before
+    assert other.state is State.reviewing
+
+
+def test_flows_expire_and_are_renewed_by_events(ports: Ports) -> None:
+    """Each event renews the expiry; an event after it expires the flow and raises FlowExpired."""
+    flow = RegistrationFlow.start(ports)
+    for _ in range(3):
+        clock(ports).advance(dt.timedelta(minutes=20))
+        flow.select_bank("op")
+        clock(ports).advance(dt.timedelta(minutes=20))
+        flow.choose_other_bank()
+    clock(ports).advance(dt.timedelta(minutes=31))
+    with pytest.raises(FlowExpired):
+        flow.select_bank("op")
+    assert flow.state is State.expired
+    assert flow.outcome is not None
+    assert flow.outcome.reason == "expired"
+    with pytest.raises(InvalidTransition):
+        flow.cancel()
+
+
+def test_cancel_from_anywhere_active(ports: Ports) -> None:
+    """cancel ends any active flow in cancelled."""
+    for state in (State.choosing_bank, State.awaiting_bank, State.reviewing):
+        flow = flow_in(state, ports)
+        flow.cancel()
+        assert flow.state is State.cancelled
+
+
+def test_audit_trail_has_no_personal_data(ports: Ports) -> None:
+    """The audit trail records codes and states only: no names, emails or personal ids."""
+    flow = register(ports, "131052-308T", "anna@example.fi")
+    trail = json.dumps(flow.snapshot()["audit"])
+    for secret in ("131052-308T", "anna", "Anna", "Virtanen", GOOD_PASSWORD, "example.fi"):
+        assert secret not in trail
+    assert [e.event for e in flow.audit] == [
+        "start",
+        "select_bank",
+        "complete_identification",
+        "confirm_personal_id",
+        "submit_details",
+        "approve",
+    ]
+
+
+def test_outbox_retries_with_backoff_and_sends_once(ports: Ports) -> None:
+    """A refused send is retried after a backoff; the email is delivered exactly once."""
+    flow = register(ports, "131052-308T", "anna@example.fi")
+    mailer = ports.mailer
+    assert isinstance(mailer, RecordingMailer)
+    mailer.outage = True
+    assert deliver_pending_emails(ports) == 0
+    mailer.outage = False
+    assert deliver_pending_emails(ports) == 0  # not due yet
+    clock(ports).advance(dt.timedelta(seconds=31))
+    assert deliver_pending_emails(ports) == 1
+    assert deliver_pending_emails(ports) == 0
+    assert [m.message_id for m in mailer.sent] == [confirmation_message_id(flow.id)]
+
+
+def test_confirmation_email_is_in_the_flow_language(ports: Ports) -> None:
+    """The confirmation email's subject and body are in the flow's language, text and HTML."""
+    flow = RegistrationFlow.start(ports, language="sv")
+    identify(flow, ports, "010594Y239M")
+    flow.confirm_personal_id()
+    assert flow.prefilled is not None
+    flow.submit_details(flow.prefilled, "Tulppaani84Xz")
+    flow.approve(flow.review_token or "")
+    deliver_pending_emails(ports)
+    assert isinstance(ports.mailer, RecordingMailer)
+    (message,) = ports.mailer.sent
+    assert message.subject == "Ditt konto för e-tjänsterna är klart"
+    assert "oskari.korhonen@example.fi" in message.text
+    assert message.html.startswith("<!doctype html>")
+    assert message.to == "oskari.korhonen@example.fi"
+
+
+def test_demo_customers_are_valid() -> None:
+    """Every demo record's prefill data passes validation, so the demo can keep it as is."""
+    from regflow.validation import validate_details
+
+    for record in DEMO_CUSTOMERS:
+        assert validate_details(record.details, Settings()) == record.details

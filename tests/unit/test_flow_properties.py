@@ -1,0 +1,266 @@
+"""Property-based test of the flow: random events, valid and invalid payloads, many flows at once.
+
+Invariants checked after every step: an event returns having taken a row of the table, or raises
+and changes nothing; `completed` only with all four guards held; at most one account per person
+and per email; terminal states never change; snapshot-then-restore gives the same flow; no
+plaintext password in any snapshot; exactly one confirmation email per completed flow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import attrs
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from regflow import (
+    Argon2Hasher,
+    BankCallback,
+    FlowExpired,
+    RegflowError,
+    RegistrationFlow,
+    State,
+    deliver_pending_emails,
+)
+from regflow.adapters.memory import (
+    DEMO_CUSTOMERS,
+    InMemoryAccountStore,
+    ManualClock,
+    RecordingMailer,
+    SimulatedBank,
+    demo_ports,
+)
+from regflow.emails import confirmation_message_id
+from regflow.machine import TERMINAL_STATES, TRANSITIONS
+from regflow.validation import email_key
+
+PEOPLE = ["131052-308T", "010594Y239M", "240467-541E", "280699-255N", "071290-873K"]
+PEOPLE += ["150380-123P", "131052-308X", "131052-9085", "not a code"]
+EMAILS = ["a@example.fi", "A@EXAMPLE.fi", "b@example.fi", "johan.eriksson@example.fi", "bad@"]
+PASSWORDS = ["Kukkaruukku7Q", "Tulppaani84Xz", "Sininen#Lintu42", "short", "Virtuoso2024x", ""]
+BANKS = ["nordea", "op", "aktia", "nonexistent", ""]
+
+STEPS = {"count": 0}
+
+
+class RegistrationMachine(RuleBasedStateMachine):
+    """Many flows over one set of ports, driven by random events."""
+
+    flows = Bundle("flows")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ports = demo_ports(hasher=Argon2Hasher.insecure_fast())
+        self.bank = self.ports.bank
+        assert isinstance(self.bank, SimulatedBank)
+        assert isinstance(self.ports.accounts, InMemoryAccountStore)
+        assert isinstance(self.ports.mailer, RecordingMailer)
+        assert isinstance(self.ports.clock, ManualClock)
+        self.accounts = self.ports.accounts
+        self.mailer = self.ports.mailer
+        self.clock = self.ports.clock
+        self.all_flows: list[RegistrationFlow] = []
+        self.terminal: dict[str, State] = {}
+
+    # -- the one rule ---------------------------------------------------------------------------
+
+    def apply(self, flow: RegistrationFlow, event: str, call: object) -> None:
+        """Run one event and check it returned with a table row, or raised and changed nothing."""
+        STEPS["count"] += 1
+        before_state = flow.state
+        before = json.dumps(flow.snapshot(), sort_keys=True)
+        try:
+            call()  # type: ignore[operator]
+        except FlowExpired:
+            assert flow.state is State.expired
+            assert before_state not in TERMINAL_STATES
+            return
+        except RegflowError:
+            assert json.dumps(flow.snapshot(), sort_keys=True) == before
+            return
+        rows = {(r.source, r.event, r.dest) for r in TRANSITIONS}
+        assert (before_state, event, flow.state) in rows
+
+    @initialize(target=flows)
+    def first_flow(self) -> RegistrationFlow:
+        """Every run starts with one flow."""
+        return self.new_flow("fi")
+
+    def new_flow(self, language: str) -> RegistrationFlow:
+        """Start and remember a flow."""
+        flow = RegistrationFlow.start(self.ports, language=language)
+        self.all_flows.append(flow)
+        return flow
+
+    @rule(target=flows, language=st.sampled_from(["sv", "fi", "en"]))
+    def start(self, language: str) -> RegistrationFlow:
+        """Start another flow."""
+        return self.new_flow(language)
+
+    @rule(flow=flows, bank_id=st.sampled_from(BANKS))
+    def select_bank(self, flow: RegistrationFlow, bank_id: str) -> None:
+        """Choose a bank, listed or not."""
+        self.apply(flow, "select_bank", lambda: flow.select_bank(bank_id))
+
+    @rule(flow=flows)
+    def bank_not_listed(self, flow: RegistrationFlow) -> None:
+        """The user's bank is not on the list."""
+        self.apply(flow, "bank_not_listed", flow.bank_not_listed)
+
+    @rule(flow=flows)
+    def choose_other_bank(self, flow: RegistrationFlow) -> None:
+        """Back to the bank list."""
+        self.apply(flow, "choose_other_bank", flow.choose_other_bank)
+
+    @rule(
+        flow=flows,
+        person=st.sampled_from(PEOPLE),
+        answer=st.sampled_from(["approve", "approve", "approve", "cancel", "fail", "forged"]),
+    )
+    def complete_identification(self, flow: RegistrationFlow, person: str, answer: str) -> None:
+        """The bank answers: approval as someone, a cancel, a failure or a forged callback."""
+        redirect = flow.redirect or self.bank.begin("op", flow_id="x", language="fi")
+        callback = {
+            "approve": lambda: self.bank.approve(redirect, personal_id=person),
+            "cancel": lambda: self.bank.cancel(redirect),
+            "fail": lambda: self.bank.fail(redirect),
+            "forged": lambda: BankCallback({"state": "forged", "code": "forged"}),
+        }[answer]()
+        self.apply(flow, "complete_identification", lambda: flow.complete_identification(callback))
+
+    @rule(flow=flows)
+    def confirm_personal_id(self, flow: RegistrationFlow) -> None:
+        """The user checks the personal identity code."""
+        self.apply(flow, "confirm_personal_id", flow.confirm_personal_id)
+
+    @rule(
+        flow=flows,
+        email=st.sampled_from(EMAILS),
+        password=st.sampled_from(PASSWORDS),
+        postal=st.sampled_from(["00100", "0010", ""]),
+    )
+    def submit_details(
+        self, flow: RegistrationFlow, email: str, password: str, postal: str
+    ) -> None:
+        """The user submits details and a password, valid or not."""
+        details = flow.prefilled or DEMO_CUSTOMERS[0].details
+        details = attrs.evolve(details, email=email, postal_code=postal)
+        self.apply(flow, "submit_details", lambda: flow.submit_details(details, password))
+
+    @rule(flow=flows)
+    def edit(self, flow: RegistrationFlow) -> None:
+        """Back from review to the details."""
+        self.apply(flow, "edit", flow.edit)
+
+    @rule(flow=flows, token=st.sampled_from(["current", "current", "stale", "garbage"]))
+    def approve(self, flow: RegistrationFlow, token: str) -> None:
+        """Approve with the current review token, a stale one or garbage."""
+        offered = {
+            "current": flow.review_token or "",
+            "stale": "x" * 32,
+            "garbage": "",
+        }[token]
+        self.apply(flow, "approve", lambda: flow.approve(offered))
+
+    @rule(flow=flows)
+    def cancel(self, flow: RegistrationFlow) -> None:
+        """The user cancels."""
+        self.apply(flow, "cancel", flow.cancel)
+
+    @rule(flow=consumes(flows), target=flows)
+    def snapshot_and_restore(self, flow: RegistrationFlow) -> RegistrationFlow:
+        """The flow goes through JSON to another worker, which goes on with it."""
+        restored = RegistrationFlow.restore(json.loads(json.dumps(flow.snapshot())), self.ports)
+        assert restored == flow
+        self.all_flows[self.all_flows.index(flow)] = restored
+        return restored
+
+    @rule(minutes=st.integers(min_value=1, max_value=40))
+    def time_passes(self, minutes: int) -> None:
+        """Time passes; flows left alone long enough expire at their next event."""
+        self.clock.advance(dt.timedelta(minutes=minutes))
+
+    @rule()
+    def deliver(self) -> None:
+        """The outbox relay runs."""
+        deliver_pending_emails(self.ports)
+
+    # -- invariants -----------------------------------------------------------------------------
+
+    @invariant()
+    def completed_only_with_all_guards(self) -> None:
+        """A completed flow was identified, confirmed, had valid details and was approved."""
+        for flow in self.all_flows:
+            if flow.state is State.completed:
+                data = flow.data
+                assert data.person is not None
+                assert data.customer is not None
+                assert data.personal_id_confirmed
+                assert data.details is not None
+                assert data.password_hash is not None
+                assert flow.audit[-1].event == "approve"
+
+    @invariant()
+    def one_account_per_person_and_email(self) -> None:
+        """No two accounts share a person or an email (case-insensitively)."""
+        accounts = list(self.accounts.accounts.values())
+        assert len({a.personal_id for a in accounts}) == len(accounts)
+        assert len({email_key(a.email) for a in accounts}) == len(accounts)
+
+    @invariant()
+    def terminal_states_never_change(self) -> None:
+        """Once terminal, a flow stays in that state."""
+        for flow in self.all_flows:
+            if flow.id in self.terminal:
+                assert flow.state is self.terminal[flow.id]
+            elif flow.state in TERMINAL_STATES:
+                self.terminal[flow.id] = flow.state
+
+    @invariant()
+    def snapshots_round_trip_without_passwords(self) -> None:
+        """Every flow survives JSON and restore unchanged, and no snapshot holds a password."""
+        for flow in self.all_flows:
+            text = json.dumps(flow.snapshot())
+            assert RegistrationFlow.restore(json.loads(text), self.ports) == flow
+            for password in PASSWORDS:
+                if len(password) >= 5:
+                    assert password not in text
+
+    @invariant()
+    def one_confirmation_email_per_completed_flow(self) -> None:
+        """Each completed flow queued exactly one email, and none was sent twice."""
+        completed = {f.id for f in self.all_flows if f.state is State.completed}
+        queued = list(self.accounts.outbox)
+        assert sorted(queued) == sorted(confirmation_message_id(i) for i in completed)
+        sent = [m.message_id for m in self.mailer.sent]
+        assert len(sent) == len(set(sent))
+        assert set(sent) <= set(queued)
+
+
+def test_registration_state_machine() -> None:
+    """Random event sequences never break the flow's invariants (100 000+ steps under CI)."""
+    ci = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
+    STEPS["count"] = 0
+    run_state_machine_as_test(
+        RegistrationMachine,
+        settings=settings(
+            max_examples=2500 if ci else 60,
+            stateful_step_count=60 if ci else 30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+    print(f"stateful steps: {STEPS['count']}")
+    assert STEPS["count"] >= (100_000 if ci else 500)
