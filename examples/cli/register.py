@@ -14,10 +14,11 @@ come localised from regflow; this terminal's are in `texts.py`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
 from terminal import Terminal
@@ -97,7 +98,7 @@ class Registration:
     def run(self) -> None:
         """From the customer type question to a terminal state, then the outcome."""
         self.term.say(self.t("title"))
-        self.term.say(self.t("demo_note"))
+        self.term.note(self.t("demo_note"))
         flow = self.start()
         if flow is None:
             return
@@ -135,10 +136,9 @@ class Registration:
     def abandon(self) -> None:
         """The user left (Ctrl-C, end of input): cancel the flow if it is still open."""
         if self.flow is not None and not self.flow.state.terminal:
-            try:
+            # leaving anyway: a flow that expired meanwhile is as closed as a cancelled one
+            with contextlib.suppress(RegflowError):
                 self.flow.cancel()
-            except RegflowError:
-                pass  # leaving anyway; an expired flow is as good as a cancelled one here
 
     # -- phase 1: identify --------------------------------------------------------------------
 
@@ -229,7 +229,7 @@ class Registration:
         """
         self.term.say()
         self.term.say(self.t("phase3"))
-        self.term.say(self.t("details_intro"))
+        self.term.note(self.t("details_intro"))
         details = self.ask_fields(flow.details or flow.prefilled or ContactDetails(), FIELDS)
         self.show_password_rules(flow)
         password = self.ask_password()
@@ -242,7 +242,10 @@ class Registration:
                     label = self.t(f"field_{problem.field}")
                     self.term.say(f"  - {label}: {problem.message(self.language)}")
                 bad = rejected.field_codes()
-                details = self.ask_fields(details, [f for f in FIELDS if f in bad])
+                fields = [f for f in FIELDS if f in bad]
+                if not fields and "password" not in bad:
+                    fields = list(FIELDS)  # a problem this example cannot place: ask for all
+                details = self.ask_fields(details, fields)
                 if "password" in bad:
                     password = self.ask_password()
             else:
@@ -251,7 +254,7 @@ class Registration:
     def ask_fields(self, details: ContactDetails, names: Sequence[str]) -> ContactDetails:
         """Ask for each of `names`, the current value as the default; returns the new details."""
         required = self.ports.settings.required_fields
-        changes: dict[str, str | bool] = {}
+        changes: dict[str, Any] = {}  # str for text fields, bool for the consent
         for name in names:
             label = self.t(f"field_{name}") + ("*" if name in required else "")
             if name == "email":
@@ -268,7 +271,7 @@ class Registration:
     def ask_yes_no(self, label: str, *, default: bool) -> bool:
         """A yes/no question in the user's language; Enter keeps `default`."""
         yes, no = self.t.words("yes_words"), self.t.words("no_words")
-        shown = self.t("yes") if default else self.t("no")
+        shown = self.t("yes_no").split("/")[0 if default else 1]
         while True:
             answer = self.term.ask(f"  {label} ({self.t('yes_no')}) [{shown}]: ").strip().casefold()
             if not answer:
@@ -305,7 +308,7 @@ class Registration:
             if isinstance(value, bool):
                 value = self.t("yes") if value else self.t("no")
             self.term.say(f"  {self.t(f'field_{name}') + ':':<32} {value}")
-        self.term.say(self.t("review_note"))
+        self.term.note(self.t("review_note"))
         answer = self.choose(
             [("1", self.t("approve")), ("2", self.t("edit")), (CANCEL, self.t("cancel"))]
         )
@@ -328,7 +331,9 @@ class Registration:
             reason = outcome.reason or ""
             phone = (outcome.contacts or (self.ports.settings.customer_service,))[0].phone
             self.term.say(self.t("customer_service_heading"))
-            self.term.say(self.t(f"reason_{reason}"))
+            if reason == "identification_failed" and flow.last_error:
+                self.term.say(IdentificationFailed(flow.last_error).message(self.language))
+            self.term.say(self.t.get(f"reason_{reason}", reason))
             self.term.say(CustomerServiceNeeded(reason, phone=phone).message(self.language))
         elif flow.state is State.already_registered:
             self.term.say(AlreadyRegistered().message(self.language))
@@ -347,10 +352,11 @@ class Registration:
             fields = ", ".join(self.t(f"field_{f}") for f in outcome.changed_fields)
             self.term.say(self.t("changed_fields", fields=fields))
         for warning in outcome.warnings:
-            self.term.say(f"! {self.t(f'warning_{warning}')}")
+            self.term.say(f"! {self.t.get(f'warning_{warning}', warning)}")
         for contact in outcome.contacts:
             hours = f" ({contact.hours})" if contact.hours else ""
-            self.term.say(f"  {self.t(f'contact_{contact.kind}')}: {contact.phone}{hours}")
+            label = self.t.get(f"contact_{contact.kind}", contact.kind)
+            self.term.say(f"  {label}: {contact.phone}{hours}")
         # A real service runs the outbox relay in the background; the demo runs one pass.
         deliver_pending_emails(self.ports)
         for message in self.mailer.sent:
@@ -389,6 +395,15 @@ def build_ports(args: argparse.Namespace) -> Ports:
     return attrs.evolve(demo_ports(hasher=hasher, settings=settings), clock=SystemClock())
 
 
+def _seconds(text: str) -> int:
+    """A positive whole number of seconds (argparse reports anything else as a usage error)."""
+    seconds = int(text)
+    if seconds < 1:
+        msg = f"not a positive number of seconds: {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
@@ -404,7 +419,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--flow-ttl",
-        type=int,
+        type=_seconds,
         metavar="SECONDS",
         help="how long the registration waits for the user (default: 30 minutes)",
     )
@@ -424,8 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         terminal.say()
         terminal.say(texts("interrupted"))
         return EXIT_INTERRUPTED
-    except EOFError:
+    except EOFError:  # Ctrl-D at a terminal, or the end of piped input
         registration.abandon()
+        terminal.say()
         terminal.say(texts("input_ended"))
         return EXIT_INPUT_ENDED
     return 0

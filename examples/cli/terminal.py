@@ -9,7 +9,9 @@ stdin; the answers are echoed (passwords as nothing) to keep the transcript read
 from __future__ import annotations
 
 import getpass
+import shutil
 import sys
+import textwrap
 
 
 class Terminal:
@@ -21,6 +23,11 @@ class Terminal:
     def say(self, text: str = "") -> None:
         """Print one line (or several, when `text` holds newlines)."""
         print(text, flush=True)
+
+    def note(self, text: str) -> None:
+        """Print a paragraph of prose, wrapped to the terminal's width (at most 88 columns)."""
+        width = min(shutil.get_terminal_size().columns, 89) - 1
+        print(textwrap.fill(text, width=width, break_on_hyphens=False), flush=True)
 
     def ask(self, prompt: str) -> str:
         """One answer, without its line ending; raises `EOFError` when input has ended."""
@@ -39,7 +46,6 @@ class Terminal:
         sys.stdout.write(prompt)
         line = sys.stdin.readline()
         if not line:
-            sys.stdout.write("\n")
             raise EOFError
         answer = line.removesuffix("\n").removesuffix("\r")
         sys.stdout.write((answer if echo else "") + "\n")

@@ -120,7 +120,9 @@ FI: Final[dict[str, str]] = {
     "failed_attempts": "Epäonnistuneita tunnistautumisia: {count}/{limit}.",
     "bank_page": "Simuloitu pankki: {bank}",
     "bank_redirect": "(palvelu ohjasi sinut osoitteeseen {url})",
-    "bank_people": "Tunnistaudu jonakin esimerkkihenkilönä tai kirjoita mikä tahansa henkilötunnus:",
+    "bank_people": (
+        "Tunnistaudu jonakin esimerkkihenkilönä tai kirjoita mikä tahansa henkilötunnus:"
+    ),
     "bank_cancel": "Keskeytä pankissa",
     "bank_error": "Pankki ilmoittaa virheestä",
     "bank_back": "Takaisin pankkilistaan",
@@ -304,6 +306,10 @@ class Texts:
     def __call__(self, key: str, **params: object) -> str:
         text = self._table[key]
         return text.format(**params) if params else text
+
+    def get(self, key: str, fallback: str) -> str:
+        """The text for `key`, or `fallback` for a key this example does not know (a new code)."""
+        return self._table.get(key, fallback)
 
     def words(self, key: str) -> frozenset[str]:
         """A comma-separated entry (`yes_words`) as a set of lower-case answers."""

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from regflow.errors import AdapterError
 
 if TYPE_CHECKING:
-    from regflow.ports import Ports
+    from regflow.ports import AccountStore, Clock, Mailer, Ports
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,43 @@ class Backoff:
         return min(self.first * (1 << exponent), self.limit)
 
 
-def deliver_pending_emails(ports: Ports, *, limit: int = 100, backoff: Backoff = Backoff()) -> int:
+@attrs.frozen
+class OutboxPorts:
+    """What the relay needs, when a whole `Ports` is more than it has: store, mailer, clock."""
+
+    accounts: AccountStore
+    mailer: Mailer
+    clock: Clock
+
+
+DEFAULT_LEASE: Final = dt.timedelta(minutes=5)
+
+
+def deliver_pending_emails(
+    ports: Ports | OutboxPorts,
+    *,
+    limit: int = 100,
+    backoff: Backoff = Backoff(),
+    lease: dt.timedelta = DEFAULT_LEASE,
+) -> int:
     """One pass over the outbox: send what is due; returns how many were sent.
 
-    A message the mailer refuses (`AdapterError`) is rescheduled; the pass goes on with the
-    others. An outage of the account store itself propagates as `AdapterError`.
+    The pass claims the due messages for `lease` first (`AccountStore.claim_messages`), so
+    relays running side by side never send one message at the same time; if this relay dies
+    mid-send, the message is due again when the lease ends and is resent with the same id.
+    `lease` must exceed the mailer's timeout. A message the mailer refuses (`AdapterError`)
+    is rescheduled with `backoff`; the pass goes on with the others. An outage of the account
+    store itself propagates as `AdapterError`.
     """
     now = ports.clock.now()
     sent = 0
-    for queued in ports.accounts.pending_messages(now, limit):
+    for queued in ports.accounts.claim_messages(now, limit, now + lease):
         message = queued.message
         try:
             ports.mailer.send(message)
         except AdapterError as error:
             attempts = queued.attempts + 1
-            retry_at = now + backoff.delay(attempts)
+            retry_at = ports.clock.now() + backoff.delay(attempts)
             ports.accounts.mark_failed(message.message_id, str(error)[:200], retry_at)
             log.warning(
                 "outbox: sending %s failed (attempt %d), retry at %s",
@@ -58,6 +80,6 @@ def deliver_pending_emails(ports: Ports, *, limit: int = 100, backoff: Backoff =
                 retry_at.isoformat(),
             )
             continue
-        ports.accounts.mark_sent(message.message_id, now)
+        ports.accounts.mark_sent(message.message_id, ports.clock.now())
         sent += 1
     return sent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -98,6 +99,38 @@ class AccountStore(Protocol):
         """Record a failed attempt and when to try again."""
         ...
 
+    def claim_messages(
+        self, now: dt.datetime, limit: int, lease_until: dt.datetime
+    ) -> Sequence[OutboxMessage]:
+        """Take up to `limit` unsent messages due at `now`, oldest first, for one relay.
+
+        Each claimed message is not due again before `lease_until` (unless marked sent or failed
+        first), so relays running side by side do not send it twice at once, and a relay that
+        dies mid-send leaves it due again when the lease ends.
+        """
+        ...
+
+    def update_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Replace an account's password hash (a rehash at login with new parameters)."""
+        ...
+
+    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
+        """When logins for `key` failed at or after `since`, oldest first.
+
+        `key` is opaque to the store (regflow passes a digest of the normalised email).
+        """
+        ...
+
+    def record_login_failure(
+        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
+    ) -> None:
+        """Record a failed login for `key`, and forget its failures before `forget_before`."""
+        ...
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget every failed login for `key` (after a successful one)."""
+        ...
+
 
 @attrs.frozen
 class StoredFlow:
@@ -131,6 +164,43 @@ class FlowStore(Protocol):
 
     def purge_expired(self, now: dt.datetime) -> int:
         """Delete flows whose expiry is before `now`; returns how many."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One request's view of the stores: its writes commit together or not at all."""
+
+    @property
+    def accounts(self) -> AccountStore:
+        """The account store, bound to this unit."""
+        ...
+
+    @property
+    def flows(self) -> FlowStore:
+        """The flow store, bound to this unit."""
+        ...
+
+
+class Storage(Protocol):
+    """Where accounts and flows live, with units of work (see `regflow.service`).
+
+    `accounts` and `flows` outside a unit commit each call on its own; inside
+    `with storage.unit_of_work() as uow:` the unit's stores commit when the block ends normally
+    and roll back when it raises.
+    """
+
+    @property
+    def accounts(self) -> AccountStore:
+        """The account store; each call commits on its own."""
+        ...
+
+    @property
+    def flows(self) -> FlowStore:
+        """The flow store; each call commits on its own."""
+        ...
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit of work: commit on normal exit, roll back on an exception."""
         ...
 
 

@@ -10,9 +10,12 @@ required: without them these tests fail (never skip), because CI must run them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import select
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -65,6 +68,11 @@ OIDC_ACCOUNTS: dict[str, dict[str, str]] = {
 }
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
 def _rsa(kid: str, use: str) -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": kid, "use": use}, private=True)
 
@@ -79,6 +87,10 @@ class OidcProviderProcess:
     foreign_kid: str
     rotated_kid: str
     process: subprocess.Popen[str] = attrs.field(repr=False, eq=False)
+    control: httpx.Client = attrs.field(repr=False, eq=False)
+    client_id: str = OIDC_CLIENT_ID
+    redirect_uri: str = OIDC_REDIRECT_URI
+    weak_acr: str = OIDC_WEAK_ACR  # an acr the provider knows but no FTN client accepts
 
     def stop(self) -> None:
         """Stop the provider: from now on nothing answers at its address."""
@@ -99,6 +111,16 @@ class OidcProviderProcess:
             timeout=2.0,
         )
         return attrs.evolve(base, **changes)
+
+    def adapter(self, **changes: Any) -> OidcBankIdentity:
+        """An adapter for this provider (see `config`); its HTTP client shares one TLS context,
+        which keeps the suite fast (building a context costs tens of milliseconds)."""
+        config = self.config(**changes)
+
+        def client() -> httpx.Client:
+            return httpx.Client(timeout=config.timeout, verify=_tls())
+
+        return OidcBankIdentity(config, http_client_factory=client)
 
     def plan_next_token(self, **plan: Any) -> None:
         """Script the next token endpoint answer (see server.mjs: delay_ms, reset, set, ...)."""
@@ -125,7 +147,8 @@ class OidcProviderProcess:
         choice = {"cancel": "1"} if cancel else {"account": account}
         if acr is not None:
             choice["acr"] = acr
-        with httpx.Client(timeout=5.0) as browser:  # a fresh browser: no session carried over
+        # A fresh browser each time: no broker session carries over from an earlier login.
+        with httpx.Client(timeout=5.0, verify=_tls()) as browser:
             response = browser.get(redirect.url)
             for _ in range(10):
                 if not response.is_redirect:
@@ -139,7 +162,7 @@ class OidcProviderProcess:
         raise AssertionError(msg[:2000])
 
     def _post(self, path: str, body: Mapping[str, Any]) -> None:
-        response = httpx.post(self.issuer + path, json=dict(body), timeout=5.0)
+        response = self.control.post(self.issuer + path, json=dict(body))
         assert response.status_code == 204, response.text
 
 
@@ -220,7 +243,7 @@ def _running_provider(keys: _ProviderKeys, workdir: Path) -> Iterator[OidcProvid
     config_path.write_text(json.dumps(config), encoding="utf-8")
     stderr_path = workdir / "stderr.log"
     with stderr_path.open("w", encoding="utf-8") as stderr:
-        process = subprocess.Popen(  # noqa: S603  # fixed arguments: node and our own script
+        process = subprocess.Popen(
             [node, str(OIDC_PROVIDER_DIR / "server.mjs"), str(config_path)],
             cwd=OIDC_PROVIDER_DIR,
             stdin=subprocess.PIPE,
@@ -228,9 +251,10 @@ def _running_provider(keys: _ProviderKeys, workdir: Path) -> Iterator[OidcProvid
             stderr=stderr,
             text=True,
         )
+    control = httpx.Client(timeout=5.0, verify=_tls())
     try:
         issuer = _read_issuer(process, stderr_path)
-        discovery = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=5.0)
+        discovery = control.get(f"{issuer}/.well-known/openid-configuration")
         assert discovery.status_code == 200, discovery.text
         yield OidcProviderProcess(
             issuer=issuer,
@@ -239,8 +263,10 @@ def _running_provider(keys: _ProviderKeys, workdir: Path) -> Iterator[OidcProvid
             foreign_kid=keys.foreign.kid or "",
             rotated_kid=keys.rotated.kid or "",
             process=process,
+            control=control,
         )
     finally:
+        control.close()
         _stop(process)
 
 
@@ -290,7 +316,16 @@ def oidc_broker(oidc_provider: OidcProviderProcess) -> Iterator[OidcProviderProc
 
 
 @pytest.fixture
+def oidc_dead_issuer() -> str:
+    """An issuer URL on loopback where nothing listens (a port that was free a moment ago)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
 def oidc_bank(oidc_broker: OidcProviderProcess) -> Iterator[OidcBankIdentity]:
     """An `OidcBankIdentity` talking to the test provider, closed after the test."""
-    with OidcBankIdentity(oidc_broker.config()) as bank:
+    with oidc_broker.adapter() as bank:
         yield bank

@@ -10,9 +10,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -34,7 +33,8 @@ from regflow.adapters.oidc import (
 from regflow.errors import AdapterError, IdentificationFailed, UnknownBank
 from regflow.model import BankCallback, BankRedirect, VerifiedPerson
 
-from .conftest import OIDC_REDIRECT_URI, OIDC_WEAK_ACR, OidcProviderProcess
+if TYPE_CHECKING:
+    from tests.integration.conftest import OidcProviderProcess
 
 ANNA = VerifiedPerson("131052-308T", "Anna-Liisa", "Virtanen")
 
@@ -80,7 +80,7 @@ def test_each_claim_preset_reads_its_brokers_claim_names(
     oidc_broker: OidcProviderProcess, claims: ClaimMapping
 ) -> None:
     """Each preset asks for and reads its broker's claim names (nin, OP's, Telia's OIDs)."""
-    with OidcBankIdentity(oidc_broker.config(claims=claims)) as bank:
+    with oidc_broker.adapter(claims=claims) as bank:
         redirect, callback = attempt(oidc_broker, bank)
         assert bank.complete(callback, redirect) == ANNA
 
@@ -98,7 +98,7 @@ def test_request_object_is_signed_and_carries_the_whole_request(
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     assert claims["iss"] == claims["client_id"] == query["client_id"][0]
     assert claims["aud"] == oidc_broker.issuer
-    assert claims["redirect_uri"] == OIDC_REDIRECT_URI
+    assert claims["redirect_uri"] == oidc_broker.redirect_uri
     assert claims["state"] == redirect.state
     assert claims["nonce"] == redirect.nonce
     assert claims["code_challenge"] == challenge.decode()
@@ -133,8 +133,7 @@ def test_bank_acr_values_are_requested_and_returned(
 
 def test_broker_key_rotation_is_picked_up(oidc_broker: OidcProviderProcess) -> None:
     """A token signed with a key the broker has just published verifies after one refetch."""
-    config = oidc_broker.config(jwks_refetch_interval=dt.timedelta(0))
-    with OidcBankIdentity(config) as bank:
+    with oidc_broker.adapter(jwks_refetch_interval=dt.timedelta(0)) as bank:
         redirect, callback = attempt(oidc_broker, bank)
         assert bank.complete(callback, redirect) == ANNA  # the key set is now cached
         oidc_broker.publish_rotated_key()
@@ -153,8 +152,10 @@ def test_reissued_token_still_verifies(
     assert oidc_bank.complete(callback, redirect) == ANNA
 
 
-def test_constructor_and_bank_list_do_no_io(oidc_broker: OidcProviderProcess) -> None:
-    """Building the adapter and listing banks touch no network: a dead broker is fine until begin."""
+def test_constructor_and_bank_list_do_no_io(
+    oidc_broker: OidcProviderProcess, oidc_dead_issuer: str
+) -> None:
+    """Building the adapter and listing banks touch no network: a dead broker is fine."""
     made: list[httpx.Client] = []
 
     def factory() -> httpx.Client:
@@ -162,7 +163,7 @@ def test_constructor_and_bank_list_do_no_io(oidc_broker: OidcProviderProcess) ->
         made.append(client)
         return client
 
-    config = oidc_broker.config(issuer="http://127.0.0.1:9")
+    config = oidc_broker.config(issuer=oidc_dead_issuer)
     bank = OidcBankIdentity(config, http_client_factory=factory)
     assert [b.id for b in bank.banks()] == ["nordea", "op"]
     assert made == []
@@ -235,9 +236,8 @@ def test_expired_token_is_token_expired(
 def test_clock_skew_is_tolerated_and_configurable(oidc_broker: OidcProviderProcess) -> None:
     """A token 30 s past exp passes with the default 60 s skew, and fails with a 10 s skew."""
     for skew, expected in ((60, None), (10, "token_expired")):
-        config = oidc_broker.config(clock_skew=dt.timedelta(seconds=skew))
-        with OidcBankIdentity(config) as bank:
-            oidc_broker.plan_next_token(set={"exp": 0}, shift={"exp": int(_now()) - 30})
+        with oidc_broker.adapter(clock_skew=dt.timedelta(seconds=skew)) as bank:
+            oidc_broker.plan_next_token(set={"exp": int(_now()) - 30})
             redirect, callback = attempt(oidc_broker, bank)
             if expected is None:
                 assert bank.complete(callback, redirect) == ANNA
@@ -324,8 +324,8 @@ def test_token_for_another_clients_key_is_token_invalid(oidc_broker: OidcProvide
     other = RSAKey.generate_key(2048, parameters={"kid": "client-enc"}, private=True)
     keys = ClientKeys(signing=oidc_broker.client_keys.signing, decryption=[other])
     with (
-        OidcBankIdentity(oidc_broker.config()) as bank,
-        OidcBankIdentity(oidc_broker.config(keys=keys)) as wrong,
+        oidc_broker.adapter() as bank,
+        oidc_broker.adapter(keys=keys) as wrong,
     ):
         redirect, callback = attempt(oidc_broker, bank)
         assert failure_code(wrong, callback, redirect) == "token_invalid"
@@ -369,7 +369,7 @@ def test_weaker_acr_is_assurance_too_low(
     oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity
 ) -> None:
     """An acr outside the accepted levels, or below the bank's own acr_values, is refused."""
-    redirect, callback = attempt(oidc_broker, oidc_bank, acr=OIDC_WEAK_ACR)
+    redirect, callback = attempt(oidc_broker, oidc_bank, acr=oidc_broker.weak_acr)
     assert failure_code(oidc_bank, callback, redirect) == "assurance_too_low"
     redirect, callback = attempt(oidc_broker, oidc_bank, bank_id="op", acr=FTN_LOA_SUBSTANTIAL)
     assert failure_code(oidc_bank, callback, redirect) == "assurance_too_low"
@@ -380,7 +380,7 @@ def test_weaker_acr_is_assurance_too_low(
 
 def test_slow_token_endpoint_raises_adapter_error(oidc_broker: OidcProviderProcess) -> None:
     """A token endpoint slower than the timeout raises AdapterError from httpx's timeout."""
-    with OidcBankIdentity(oidc_broker.config(timeout=0.3)) as bank:
+    with oidc_broker.adapter(timeout=0.3) as bank:
         redirect, callback = attempt(oidc_broker, bank)
         oidc_broker.plan_next_token(delay_ms=1500)
         with pytest.raises(AdapterError) as raised:
@@ -412,12 +412,12 @@ def test_adapter_error_spends_nothing(
 
 
 def test_unreachable_broker_raises_adapter_error_on_begin(
-    oidc_broker: OidcProviderProcess,
+    oidc_broker: OidcProviderProcess, oidc_dead_issuer: str
 ) -> None:
     """With nothing listening at the issuer, begin raises AdapterError from the connect error."""
-    with OidcBankIdentity(oidc_broker.config(issuer="http://127.0.0.1:9")) as bank:
-        with pytest.raises(AdapterError) as raised:
-            bank.begin("nordea", flow_id="flow-1", language="fi")
+    bank = OidcBankIdentity(oidc_broker.config(issuer=oidc_dead_issuer))
+    with bank, pytest.raises(AdapterError) as raised:
+        bank.begin("nordea", flow_id="flow-1", language="fi")
     assert isinstance(raised.value.__cause__, httpx.TransportError)
 
 
@@ -425,7 +425,7 @@ def test_broker_gone_mid_identification_raises_adapter_error(
     oidc_spare_provider: OidcProviderProcess,
 ) -> None:
     """A broker that stops between the redirect and the callback gives AdapterError."""
-    with OidcBankIdentity(oidc_spare_provider.config()) as bank:
+    with oidc_spare_provider.adapter() as bank:
         redirect, callback = attempt(oidc_spare_provider, bank)
         oidc_spare_provider.stop()
         with pytest.raises(AdapterError) as raised:
@@ -441,9 +441,8 @@ def test_client_key_unknown_to_the_broker_is_adapter_error(
     redirect, callback = attempt(oidc_broker, oidc_bank)
     stranger = RSAKey.generate_key(2048, parameters={"kid": "client-sig"}, private=True)
     keys = attrs.evolve(oidc_broker.client_keys, signing=stranger)
-    with OidcBankIdentity(oidc_broker.config(keys=keys)) as misconfigured:
-        with pytest.raises(AdapterError) as raised:
-            misconfigured.complete(callback, redirect)
+    with oidc_broker.adapter(keys=keys) as misconfigured, pytest.raises(AdapterError) as raised:
+        misconfigured.complete(callback, redirect)
     assert "invalid_client" in raised.value.detail
 
 
@@ -452,13 +451,13 @@ def test_client_key_unknown_to_the_broker_is_adapter_error(
 
 def test_provider_refuses_an_unsigned_request(oidc_broker: OidcProviderProcess) -> None:
     """The test broker requires signed request objects, as FTN brokers do."""
-    response = httpx.get(
+    response = oidc_broker.control.get(
         f"{oidc_broker.issuer}/auth",
         params={
             "client_id": "regflow-test-client",
             "response_type": "code",
             "scope": "openid",
-            "redirect_uri": OIDC_REDIRECT_URI,
+            "redirect_uri": oidc_broker.redirect_uri,
             "state": "s",
             "nonce": "n",
         },
@@ -476,42 +475,39 @@ def test_logs_and_errors_hold_no_token_code_or_personal_id(
     oidc_bank: OidcBankIdentity,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Across a success and failures, no log line or error text carries a code, state, nonce,
-    verifier, token or personal identity code."""
-    caplog.set_level(logging.DEBUG)
+    """Across a success, failures and an outage, nothing the adapter logs (with httpx's logs, at
+    DEBUG) or raises carries a code, state, nonce, verifier or personal identity code."""
     secrets: list[str] = ["131052", "308T", "308X"]
     texts: list[str] = []
 
-    redirect, callback = attempt(oidc_broker, oidc_bank)
-    oidc_bank.complete(callback, redirect)
-    secrets += [callback.params["code"], redirect.state, redirect.nonce]
-    secrets.append(redirect.secrets[CODE_VERIFIER])
-
-    for account, plan in (("bad-personal-id", {}), ("anna", {"set": {"aud": "x"}})):
-        oidc_broker.plan_next_token(**plan)
-        redirect, callback = attempt(oidc_broker, oidc_bank, account=account)
-        with pytest.raises(IdentificationFailed) as failed:
+    def adapter_call(account: str, plan: dict[str, Any] | None) -> None:
+        caplog.set_level(logging.DEBUG)
+        redirect = oidc_bank.begin("nordea", flow_id="flow-1", language="fi")
+        texts.append(caplog.text)
+        caplog.set_level(logging.WARNING)  # the test's own browser may log the callback URL
+        callback = oidc_broker.login(redirect, account=account)
+        if plan is not None:
+            oidc_broker.plan_next_token(**plan)
+        secrets.extend([callback.params["code"], redirect.state, redirect.nonce])
+        secrets.append(redirect.secrets[CODE_VERIFIER])
+        caplog.clear()
+        caplog.set_level(logging.DEBUG)
+        try:
             oidc_bank.complete(callback, redirect)
-        texts += [str(failed.value), failed.value.detail, repr(failed.value)]
-        secrets += [callback.params["code"], redirect.state, redirect.nonce]
+        except (IdentificationFailed, AdapterError) as error:
+            texts.extend([str(error), repr(error), getattr(error, "detail", "")])
+        texts.append(caplog.text)
+        caplog.clear()
 
-    redirect, callback = attempt(oidc_broker, oidc_bank)
-    oidc_broker.plan_next_token(status=503)
-    with pytest.raises(AdapterError) as unavailable:
-        oidc_bank.complete(callback, redirect)
-    texts += [str(unavailable.value), unavailable.value.detail]
-    secrets += [callback.params["code"], redirect.state, redirect.nonce]
-
-    logged = caplog.text + "\n".join(texts)
-    assert "oidc: identification at bank nordea verified" in caplog.text
-    leaked = [secret for secret in secrets if secret in logged]
-    assert leaked == []
+    adapter_call("anna", None)
+    assert "oidc: identification at bank nordea verified" in texts[-1]
+    adapter_call("bad-personal-id", None)
+    adapter_call("anna", {"set": {"aud": "another-service"}})
+    adapter_call("anna", {"status": 503})
+    logged = "\n".join(texts)
+    assert "invalid_personal_id" in logged
+    assert [secret for secret in secrets if secret in logged] == []
 
 
 def _now() -> float:
     return dt.datetime.now(dt.UTC).timestamp()
-
-
-def _decode_segment(segment: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    return data

@@ -9,11 +9,12 @@ when its backend is down. All fakes are thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import secrets
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 from urllib.parse import urlencode
 
@@ -186,7 +187,29 @@ class InMemoryCustomerDirectory(_Faultable):
         return self._records.get(personal_id)
 
 
-class InMemoryAccountStore(_Faultable):
+class _Journaled(_Faultable):
+    """A store whose writes a unit of work can undo (see `InMemoryStorage`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._undo: list[Callable[[], None]] | None = None  # set while a unit of work is open
+
+    def _journal(self, undo: Callable[[], None]) -> None:
+        # Called under self._lock; the open unit holds that lock, so only its writes land here.
+        if self._undo is not None:
+            self._undo.append(undo)
+
+    def _begin_unit(self) -> None:
+        self._undo = []
+
+    def _end_unit(self, *, commit: bool) -> None:
+        undo, self._undo = self._undo or [], None
+        if not commit:
+            for step in reversed(undo):
+                step()
+
+
+class InMemoryAccountStore(_Journaled):
     """Accounts with case-insensitively unique emails and one account per person, and an outbox."""
 
     port_name = "accounts"
@@ -195,6 +218,7 @@ class InMemoryAccountStore(_Faultable):
         super().__init__()
         self.accounts: dict[str, Account] = {}
         self.outbox: dict[str, OutboxMessage] = {}  # message id -> message, in queue order
+        self.login_failure_log: dict[str, list[dt.datetime]] = {}  # key -> failure times
         self._by_email: dict[str, str] = {}
         self._by_person: dict[str, str] = {}
 
@@ -234,6 +258,7 @@ class InMemoryAccountStore(_Faultable):
                 )
             )
             self.outbox[message.message_id] = OutboxMessage(message)
+            self._journal(lambda: self._remove(account.account_id, message.message_id))
 
     def add(self, account: Account) -> None:
         """Seed an existing account (no email is queued): for demos and tests."""
@@ -243,11 +268,19 @@ class InMemoryAccountStore(_Faultable):
             if email_key(account.email) in self._by_email:
                 raise EmailTaken
             self._insert(account)
+            self._journal(lambda: self._remove(account.account_id, None))
 
     def _insert(self, account: Account) -> None:
         self.accounts[account.account_id] = account
         self._by_email[email_key(account.email)] = account.account_id
         self._by_person[account.personal_id] = account.account_id
+
+    def _remove(self, account_id: str, message_id: str | None) -> None:
+        account = self.accounts.pop(account_id)
+        del self._by_email[email_key(account.email)]
+        del self._by_person[account.personal_id]
+        if message_id is not None:
+            del self.outbox[message_id]
 
     def find_by_email(self, email: str) -> Account | None:
         """The account with this email, case-insensitively."""
@@ -267,26 +300,90 @@ class InMemoryAccountStore(_Faultable):
             ]
         return due[:limit]
 
+    def claim_messages(
+        self, now: dt.datetime, limit: int, lease_until: dt.datetime
+    ) -> Sequence[OutboxMessage]:
+        """Due messages in queue order, each leased until `lease_until`."""
+        self._check()
+        with self._lock:
+            claimed = list(self.pending_messages(now, limit))
+            for message in claimed:
+                self._replace(attrs.evolve(message, next_attempt_at=lease_until), previous=message)
+        return claimed
+
+    def _replace(self, message: OutboxMessage, *, previous: OutboxMessage) -> None:
+        message_id = message.message.message_id
+        self.outbox[message_id] = message
+        self._journal(lambda: self.outbox.__setitem__(message_id, previous))
+
     def mark_sent(self, message_id: str, now: dt.datetime) -> None:
-        """Record the delivery."""
+        """Record the delivery (once: a message already sent keeps its first record)."""
         self._check()
         with self._lock:
             message = self.outbox[message_id]
-            self.outbox[message_id] = attrs.evolve(
-                message, sent_at=now, attempts=message.attempts + 1
-            )
+            if message.sent_at is None:
+                self._replace(
+                    attrs.evolve(
+                        message, sent_at=now, attempts=message.attempts + 1, next_attempt_at=None
+                    ),
+                    previous=message,
+                )
 
     def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
         """Record a failed attempt and the time of the next one."""
         self._check()
         with self._lock:
             message = self.outbox[message_id]
-            self.outbox[message_id] = attrs.evolve(
-                message, attempts=message.attempts + 1, next_attempt_at=retry_at, last_error=error
+            self._replace(
+                attrs.evolve(
+                    message,
+                    attempts=message.attempts + 1,
+                    next_attempt_at=retry_at,
+                    last_error=error,
+                ),
+                previous=message,
             )
 
+    def update_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Replace the account's password hash."""
+        self._check()
+        with self._lock:
+            account = self.accounts[account_id]
+            self.accounts[account_id] = attrs.evolve(account, password_hash=password_hash)
+            self._journal(lambda: self.accounts.__setitem__(account_id, account))
 
-class InMemoryFlowStore(_Faultable):
+    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
+        """The failures recorded for `key` at or after `since`, oldest first."""
+        self._check()
+        with self._lock:
+            return sorted(t for t in self.login_failure_log.get(key, ()) if t >= since)
+
+    def record_login_failure(
+        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
+    ) -> None:
+        """Record a failure and forget the key's failures before `forget_before`."""
+        self._check()
+        with self._lock:
+            previous = self.login_failure_log.get(key)
+            kept = [t for t in previous or () if t >= forget_before]
+            self.login_failure_log[key] = [*kept, at]
+            self._journal(lambda: self._restore_failures(key, previous))
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the key's failures."""
+        self._check()
+        with self._lock:
+            previous = self.login_failure_log.pop(key, None)
+            self._journal(lambda: self._restore_failures(key, previous))
+
+    def _restore_failures(self, key: str, previous: list[dt.datetime] | None) -> None:
+        if previous is None:
+            self.login_failure_log.pop(key, None)
+        else:
+            self.login_failure_log[key] = previous
+
+
+class InMemoryFlowStore(_Journaled):
     """Flow snapshots by id with a version number for optimistic concurrency."""
 
     port_name = "flows"
@@ -321,19 +418,81 @@ class InMemoryFlowStore(_Faultable):
                 raise ConcurrentUpdate
             version = (current_version or 0) + 1
             self._rows[flow_id] = (copy.deepcopy(snapshot), version, expires_at)
+            self._journal(lambda: self._restore(flow_id, current))
             return version
 
     def purge_expired(self, now: dt.datetime) -> int:
         """Drop flows past their expiry."""
         self._check()
         with self._lock:
-            gone = [k for k, (_, _, expires_at) in self._rows.items() if expires_at < now]
+            gone = {k: row for k, row in self._rows.items() if row[2] < now}
             for key in gone:
                 del self._rows[key]
+            self._journal(lambda: self._rows.update(gone))
         return len(gone)
+
+    def _restore(self, flow_id: str, row: tuple[Snapshot, int, dt.datetime] | None) -> None:
+        if row is None:
+            self._rows.pop(flow_id, None)
+        else:
+            self._rows[flow_id] = row
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+class InMemoryStorage:
+    """The in-memory stores with units of work, for `regflow.service.RegistrationService`.
+
+    A unit holds both stores' locks from start to end, so units (and direct calls from other
+    threads) are serialised, and it undoes its writes when it ends with an exception: the same
+    all-or-nothing a database transaction gives, without the concurrency.
+    """
+
+    def __init__(
+        self,
+        accounts: InMemoryAccountStore | None = None,
+        flows: InMemoryFlowStore | None = None,
+    ) -> None:
+        self._accounts = accounts if accounts is not None else InMemoryAccountStore()
+        self._flows = flows if flows is not None else InMemoryFlowStore()
+
+    @classmethod
+    def of(cls, ports: Ports) -> InMemoryStorage:
+        """The storage of ports whose accounts and flows are the in-memory fakes."""
+        if not isinstance(ports.accounts, InMemoryAccountStore) or not isinstance(
+            ports.flows, InMemoryFlowStore
+        ):
+            msg = "InMemoryStorage.of needs ports with InMemoryAccountStore and InMemoryFlowStore"
+            raise TypeError(msg)
+        return cls(ports.accounts, ports.flows)
+
+    @property
+    def accounts(self) -> InMemoryAccountStore:
+        """The account store."""
+        return self._accounts
+
+    @property
+    def flows(self) -> InMemoryFlowStore:
+        """The flow store."""
+        return self._flows
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[InMemoryStorage]:
+        """Serialise with other units; undo this unit's writes if the block raises."""
+        with self._accounts._lock, self._flows._lock:
+            if self._accounts._undo is not None:
+                msg = "units of work on one InMemoryStorage do not nest"
+                raise RuntimeError(msg)
+            self._accounts._begin_unit()
+            self._flows._begin_unit()
+            commit = False
+            try:
+                yield self
+                commit = True
+            finally:
+                self._flows._end_unit(commit=commit)
+                self._accounts._end_unit(commit=commit)
 
 
 class RecordingMailer(_Faultable):

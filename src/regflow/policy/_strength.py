@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import re
 import threading
+from decimal import Decimal
+from math import factorial, log10
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -269,7 +271,7 @@ class _Matcher:
                 match = lazy
                 base_token = match.group(1)
             i, j = match.span()[0], match.span()[1] - 1
-            base = scoring.most_guessable_match_sequence(base_token, self.omnimatch(base_token))
+            base = most_guessable_match_sequence(base_token, self.omnimatch(base_token))
             matches.append(
                 {
                     "pattern": "repeat",
@@ -303,6 +305,88 @@ def _first_ends(password: str, chars: Iterable[str]) -> Iterable[tuple[int, int]
     return reversed(out)
 
 
+# zxcvbn adds 10 000^(l-1) to the guesses of a sequence of l patterns, so a sequence of four or
+# more is worth at least 10^12 guesses: score 4 (from 10^10 + 5), which has no feedback.
+_MAX_PATTERNS: Final = 3
+
+
+def most_guessable_match_sequence(password: str, matches: Iterable[Match]) -> dict[str, Any]:
+    """zxcvbn's search for the cheapest sequence of patterns, tracking at most three patterns.
+
+    This is zxcvbn's `scoring.most_guessable_match_sequence` step for step (the same candidates
+    in the same order, with zxcvbn's own `estimate_guesses`), except that it does not build
+    sequences of more than `_MAX_PATTERNS` patterns. zxcvbn keeps every length, which costs
+    O(n^3) on passwords of many one-letter words ('iiii...'); capped, the search is O(n^2).
+    Sequences of up to three patterns never compete with longer ones in zxcvbn's search, so they
+    come out the same; when the cheapest has more than three patterns, zxcvbn's answer is at
+    least 10^12 guesses, score 4, and so is this one (its guesses may then differ).
+    """
+    from zxcvbn import scoring
+
+    n = len(password)
+    by_end: list[list[Match]] = [[] for _ in range(n)]
+    for match in matches:
+        by_end[match["j"]].append(match)
+    for ending in by_end:
+        ending.sort(key=lambda match: match["i"])
+    # per end position k: sequence length l -> (last match, product of guesses, total guesses)
+    best_m: list[dict[int, Match]] = [{} for _ in range(n)]
+    best_pi: list[dict[int, Decimal]] = [{} for _ in range(n)]
+    best_g: list[dict[int, Decimal]] = [{} for _ in range(n)]
+
+    def update(match: Match, length: int) -> None:
+        k = match["j"]
+        pi: Decimal = scoring.estimate_guesses(match, password)
+        if length > 1:
+            pi = pi * Decimal(best_pi[match["i"] - 1][length - 1])
+        g = factorial(length) * pi
+        g += scoring.MIN_GUESSES_BEFORE_GROWING_SEQUENCE ** (length - 1)
+        for competing_length, competing_g in best_g[k].items():
+            if competing_length <= length and competing_g <= g:
+                return
+        best_g[k][length] = g
+        best_m[k][length] = match
+        best_pi[k][length] = pi
+
+    def bruteforce(i: int, j: int) -> Match:
+        return {"pattern": "bruteforce", "token": password[i : j + 1], "i": i, "j": j}
+
+    for k in range(n):
+        for match in by_end[k]:
+            if match["i"] > 0:
+                for length in list(best_m[match["i"] - 1]):
+                    if length < _MAX_PATTERNS:
+                        update(match, length + 1)
+            else:
+                update(match, 1)
+        # zxcvbn's bruteforce_update(k)
+        update(bruteforce(0, k), 1)
+        for i in range(1, k + 1):
+            candidate = bruteforce(i, k)
+            for length, last in list(best_m[i - 1].items()):
+                if last["pattern"] != "bruteforce" and length < _MAX_PATTERNS:
+                    update(candidate, length + 1)
+
+    # zxcvbn's unwind(n): the cheapest length at the end, then back through the last matches
+    length, total = 0, Decimal("Infinity")
+    for candidate_length, candidate_g in best_g[n - 1].items():
+        if candidate_g < total:
+            length, total = candidate_length, candidate_g
+    sequence: list[Match] = []
+    k = n - 1
+    while k >= 0:
+        match = best_m[k][length]
+        sequence.insert(0, match)
+        k = match["i"] - 1
+        length -= 1
+    return {
+        "password": password,
+        "guesses": total,
+        "guesses_log10": log10(total),
+        "sequence": sequence,
+    }
+
+
 def estimate(
     password: str,
     user_inputs: Sequence[str],
@@ -314,7 +398,7 @@ def estimate(
 
     `user_inputs` are lowercased as zxcvbn does; their order sets their rank.
     """
-    from zxcvbn import feedback, scoring, time_estimates
+    from zxcvbn import feedback, time_estimates
 
     password = password[:read_length]
     if not password:
@@ -322,7 +406,7 @@ def estimate(
         return Estimate(0, 1, empty["warning"], tuple(empty["suggestions"]), ())
     inputs = [str(value).lower() for value in user_inputs]
     matcher = _Matcher(_shared_dictionaries(), inputs, l33t_limit)
-    result = scoring.most_guessable_match_sequence(password, matcher.omnimatch(password))
+    result = most_guessable_match_sequence(password, matcher.omnimatch(password))
     guesses = result["guesses"]
     score: int = time_estimates.guesses_to_score(guesses)
     advice: dict[str, Any] = feedback.get_feedback(score, result["sequence"])

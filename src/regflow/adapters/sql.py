@@ -1,0 +1,700 @@
+"""SQL storage for accounts, the outbox and flows, on SQLAlchemy Core: SQLite or PostgreSQL.
+
+One code path for both engines, chosen by URL: `sqlite:///regflow.sqlite3` (a file; the embedded
+default) or `postgresql://user@host/db` (psycopg 3). `metadata` and `create_schema` are public so
+the tables can go into an application's own migrations. Install with `regflow[sql]`.
+
+Theory of operation. `SqlStore(engine)` gives the two stores in two flavours:
+
+- `store.accounts` / `store.flows`: each call is its own short transaction (login, the relay,
+  operators' scripts).
+- `with store.unit_of_work() as uow:` gives `uow.accounts` / `uow.flows` that share one
+  transaction: it commits when the block ends normally and rolls back when it raises. The
+  transaction begins at the unit's first write, not at its first read, so that what an event
+  does before writing (argon2 hashing, a call to the bank's broker) holds no lock. Optimistic
+  concurrency makes that safe: a flow loaded in the unit is *claimed* at the version it had,
+  and the transaction's first statement checks the claim (`SELECT ... FOR UPDATE` on
+  PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises writers). A flow saved or changed by anyone
+  since the load makes the unit raise `ConcurrentUpdate` before it writes anything. So a unit
+  behaves as if loading, applying the event and saving were one transaction, which is how
+  `regflow.service` uses it.
+
+Uniqueness lives in the database: the normalised, casefolded email (`email_key`) and the
+personal identity code each have a unique constraint; a violation becomes `EmailTaken` or
+`AlreadyRegistered`. Every other database error becomes `AdapterError`. Engines are created with
+`hide_parameters=True`, so no statement parameter (personal identity code, password hash) ever
+reaches an error message or a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from regflow.errors import (
+    AdapterError,
+    AlreadyRegistered,
+    ConcurrentUpdate,
+    EmailTaken,
+    FlowNotFound,
+    RegflowError,
+)
+from regflow.model import Account, ContactDetails, EmailMessage, NewAccount, OutboxMessage
+from regflow.ports import Snapshot, StoredFlow
+from regflow.validation import email_key
+
+__all__ = [
+    "DEFAULT_URL",
+    "SqlAccountStore",
+    "SqlFlowStore",
+    "SqlStore",
+    "SqlUnitOfWork",
+    "UtcDateTime",
+    "accounts_table",
+    "create_engine",
+    "create_schema",
+    "flows_table",
+    "login_failures_table",
+    "metadata",
+    "outbox_table",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL: Final = "sqlite:///regflow.sqlite3"
+_SQLITE_BEGIN: Final = "regflow_sqlite_begin"  # execution option: BEGIN mode of a connection
+
+
+class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every engine.
+
+    PostgreSQL stores `timestamp with time zone`; SQLite, which has no such type, stores the
+    UTC time as fixed-width text, which sorts and compares correctly.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        """Convert to UTC; naive on SQLite."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = "naive datetime: regflow stores timezone-aware UTC datetimes only"
+            raise ValueError(msg)
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        """Timezone-aware UTC."""
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):  # pragma: no cover  # the impl returns datetimes
+            msg = f"expected a datetime, got {type(value).__name__}"
+            raise TypeError(msg)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+metadata: Final = sa.MetaData()
+
+accounts_table: Final = sa.Table(
+    "regflow_accounts",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    # `validation.email_key(email)`: normalised by email-validator, then casefolded
+    sa.Column("email_key", sa.String(320), nullable=False),
+    sa.Column("personal_id", sa.String(32), nullable=False),
+    sa.Column("customer_number", sa.String(64), nullable=False),
+    sa.Column("password_hash", sa.String(512), nullable=False),
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("linked_contracts", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("email_key", name="uq_regflow_accounts_email_key"),
+    sa.UniqueConstraint("personal_id", name="uq_regflow_accounts_personal_id"),
+)
+
+outbox_table: Final = sa.Table(
+    "regflow_outbox",
+    metadata,
+    sa.Column("message_id", sa.String(200), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(64),
+        sa.ForeignKey("regflow_accounts.account_id", name="fk_regflow_outbox_account"),
+        nullable=True,
+    ),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text_body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("queued_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=False, default=""),
+)
+sa.Index(
+    "ix_regflow_outbox_pending",
+    outbox_table.c.queued_at,
+    outbox_table.c.message_id,
+    postgresql_where=outbox_table.c.sent_at.is_(None),
+    sqlite_where=outbox_table.c.sent_at.is_(None),
+)
+
+flows_table: Final = sa.Table(
+    "regflow_flows",
+    metadata,
+    sa.Column("flow_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),  # a copy of the snapshot's, for operators
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("snapshot", sa.JSON, nullable=False),
+    sa.Index("ix_regflow_flows_expires_at", "expires_at"),
+)
+
+login_failures_table: Final = sa.Table(
+    "regflow_login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # an opaque key from `regflow.login` (a digest of the normalised email), never the email
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("failed_at", UtcDateTime, nullable=False),
+    sa.Index("ix_regflow_login_failures_subject", "subject", "failed_at"),
+)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create regflow's tables and indexes where they do not exist yet."""
+    with _translate("storage"):
+        metadata.create_all(engine, checkfirst=True)
+
+
+def create_engine(
+    url: str | sa.URL = DEFAULT_URL,
+    *,
+    sqlite_busy_timeout: float = 30.0,
+    sqlite_synchronous: str = "FULL",
+    **options: Any,
+) -> Engine:
+    """An engine for `url`, configured for regflow.
+
+    `postgresql://...` uses psycopg 3. SQLite gets WAL (readers never wait for the writer), a
+    busy timeout (writers wait their turn instead of failing with "database is locked"),
+    `synchronous=FULL` (a committed registration survives a power cut; "NORMAL" is faster and
+    survives a crash of the process), foreign keys, and `BEGIN IMMEDIATE` for transactions that
+    write. `options` go to `sqlalchemy.create_engine`.
+    """
+    parsed = sa.make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    options.setdefault("hide_parameters", True)
+    options.setdefault(
+        "json_serializer", functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+    )
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, **options)
+    if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        msg = f"unknown SQLite synchronous mode {sqlite_synchronous!r}"
+        raise ValueError(msg)
+    in_memory = parsed.database in {None, "", ":memory:"}
+    connect_args = options.pop("connect_args", {})
+    connect_args.setdefault("timeout", sqlite_busy_timeout)
+    connect_args.setdefault("check_same_thread", False)
+    if in_memory:
+        options.setdefault("poolclass", StaticPool)  # one connection: one shared database
+    engine = sa.create_engine(parsed, connect_args=connect_args, **options)
+    _configure_sqlite(engine, synchronous=sqlite_synchronous.upper(), wal=not in_memory)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, synchronous: str, wal: bool) -> None:
+    # SQLAlchemy's documented recipe: stop pysqlite from issuing its own BEGIN, and emit ours,
+    # so that writing transactions take the write lock up front (BEGIN IMMEDIATE) and wait for
+    # it under the busy timeout, rather than failing when a read lock cannot be upgraded.
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextlib.contextmanager
+def _translate(port: str) -> Iterator[None]:
+    """Turn a database error into `AdapterError`, naming only the error's class and SQLSTATE."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        orig = getattr(error, "orig", None)
+        cause = orig if orig is not None else error
+        sqlstate = getattr(orig, "sqlstate", None)
+        detail = type(cause).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+        raise AdapterError(port, detail) from error
+
+
+# -- where statements run -------------------------------------------------------------------
+
+
+class _Autocommit:
+    """Each call its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def in_transaction(self) -> bool:
+        return False
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            # on SQLite a plain BEGIN: a read snapshot that waits for no writer
+            yield connection.execution_options(**{_SQLITE_BEGIN: "DEFERRED"})
+
+    @contextlib.contextmanager
+    def writing(self, saving: tuple[str, int] | None = None) -> Iterator[Connection]:
+        del saving  # no claims outside a unit of work
+        with self.engine.begin() as connection:
+            yield connection
+
+    def claim(self, flow_id: str, version: int) -> None:
+        """Nothing to claim outside a unit of work."""
+
+
+class _Unit:
+    """One unit of work's connection, begun at its first write, with its claims checked."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._autocommit = _Autocommit(engine)
+        self._connection: Connection | None = None
+        self._claims: dict[str, int] = {}
+        self._closed = False
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection is not None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+        else:
+            with self._autocommit.reading() as connection:
+                yield connection
+
+    @contextlib.contextmanager
+    def writing(self, saving: tuple[str, int] | None = None) -> Iterator[Connection]:
+        if self._closed:  # a flow kept after its unit ended: behave like the plain stores
+            with self._autocommit.writing() as connection:
+                yield connection
+            return
+        if self._connection is None:
+            self._begin(saving)
+        assert self._connection is not None  # noqa: S101  # just begun
+        yield self._connection
+
+    def claim(self, flow_id: str, version: int) -> None:
+        if not self._closed and self._connection is None:
+            self._claims[flow_id] = version
+
+    def _begin(self, saving: tuple[str, int] | None) -> None:
+        connection = self.engine.connect()
+        try:
+            connection.begin()
+            for flow_id, version in self._claims.items():
+                if saving == (flow_id, version):
+                    continue  # the save's own `WHERE version = :expected` is the check
+                current = connection.execute(
+                    sa.select(flows_table.c.version)
+                    .where(flows_table.c.flow_id == flow_id)
+                    .with_for_update()
+                ).scalar()
+                if current != version:
+                    raise ConcurrentUpdate
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def finish(self, *, commit: bool) -> None:
+        self._closed = True
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with contextlib.closing(connection):
+            if commit:
+                with _translate("storage"):
+                    connection.commit()
+            else:
+                try:
+                    connection.rollback()
+                except SQLAlchemyError:  # the exception that ended the unit goes on
+                    log.warning("rollback failed", exc_info=True)
+
+
+_Scope = _Autocommit | _Unit
+
+
+# -- the stores -----------------------------------------------------------------------------
+
+
+def _exists(connection: Connection, column: sa.Column[str], value: str) -> bool:
+    statement = sa.select(sa.literal(1)).where(column == value).limit(1)
+    return connection.execute(statement).first() is not None
+
+
+def _outbox_message(row: sa.Row[Any]) -> OutboxMessage:
+    return OutboxMessage(
+        message=EmailMessage(
+            message_id=row.message_id,
+            to=row.recipient,
+            subject=row.subject,
+            text=row.text_body,
+            html=row.html_body,
+            language=row.language,
+        ),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
+def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        outbox_table.c.sent_at.is_(None),
+        sa.or_(outbox_table.c.next_attempt_at.is_(None), outbox_table.c.next_attempt_at <= now),
+    )
+
+
+class SqlAccountStore:
+    """`AccountStore` on SQL: accounts, their outbox, and login failures."""
+
+    def __init__(self, scope: _Scope) -> None:
+        """Prefer `SqlStore(engine).accounts` or a unit of work's `accounts`."""
+        self._scope = scope
+
+    def exists_for_person(self, personal_id: str) -> bool:
+        """Whether this person has an account."""
+        with _translate("accounts"), self._scope.reading() as connection:
+            return _exists(connection, accounts_table.c.personal_id, personal_id)
+
+    def exists_for_email(self, email: str) -> bool:
+        """Whether an account uses this email, case-insensitively."""
+        with _translate("accounts"), self._scope.reading() as connection:
+            return _exists(connection, accounts_table.c.email_key, email_key(email))
+
+    def create(self, account: NewAccount, message: EmailMessage) -> None:
+        """Insert the account and its queued email in one transaction (a savepoint in a unit)."""
+        with _translate("accounts"), self._scope.writing() as connection:
+            try:
+                with connection.begin_nested():  # keeps a unit's transaction usable on failure
+                    connection.execute(
+                        accounts_table.insert(),
+                        {
+                            "account_id": account.account_id,
+                            "email": account.email,
+                            "email_key": email_key(account.email),
+                            "personal_id": account.personal_id,
+                            "customer_number": account.customer_number,
+                            "password_hash": account.password_hash,
+                            "profile": attrs.asdict(account.profile),
+                            "linked_contracts": list(account.linked_contracts),
+                            "created_at": account.created_at,
+                        },
+                    )
+                    connection.execute(
+                        outbox_table.insert(),
+                        {
+                            "message_id": message.message_id,
+                            "account_id": account.account_id,
+                            "recipient": message.to,
+                            "subject": message.subject,
+                            "text_body": message.text,
+                            "html_body": message.html,
+                            "language": message.language,
+                            "queued_at": account.created_at,
+                            "attempts": 0,
+                            "last_error": "",
+                        },
+                    )
+            except IntegrityError as error:
+                raise _uniqueness_error(connection, account, error) from error
+
+    def find_by_email(self, email: str) -> Account | None:
+        """The account with this email, case-insensitively."""
+        with _translate("accounts"), self._scope.reading() as connection:
+            row = connection.execute(
+                sa.select(accounts_table).where(accounts_table.c.email_key == email_key(email))
+            ).first()
+        if row is None:
+            return None
+        return Account(
+            account_id=row.account_id,
+            email=row.email,
+            personal_id=row.personal_id,
+            customer_number=row.customer_number,
+            password_hash=row.password_hash,
+            profile=ContactDetails(**row.profile),
+            linked_contracts=tuple(row.linked_contracts),
+            created_at=row.created_at,
+        )
+
+    def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Unsent messages due at `now`, oldest first."""
+        with _translate("accounts"), self._scope.reading() as connection:
+            rows = connection.execute(
+                sa.select(outbox_table)
+                .where(_due(now))
+                .order_by(outbox_table.c.queued_at, outbox_table.c.message_id)
+                .limit(limit)
+            ).all()
+        return [_outbox_message(row) for row in rows]
+
+    def claim_messages(
+        self, now: dt.datetime, limit: int, lease_until: dt.datetime
+    ) -> Sequence[OutboxMessage]:
+        """Lease up to `limit` due messages; PostgreSQL skips rows another relay is claiming."""
+        with _translate("accounts"), self._scope.writing() as connection:
+            rows = connection.execute(
+                sa.select(outbox_table)
+                .where(_due(now))
+                .order_by(outbox_table.c.queued_at, outbox_table.c.message_id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                connection.execute(
+                    outbox_table.update()
+                    .where(outbox_table.c.message_id.in_([row.message_id for row in rows]))
+                    .values(next_attempt_at=lease_until)
+                )
+        return [_outbox_message(row) for row in rows]
+
+    def mark_sent(self, message_id: str, now: dt.datetime) -> None:
+        """Record the delivery; a message already marked sent keeps its first record."""
+        with _translate("accounts"), self._scope.writing() as connection:
+            connection.execute(
+                outbox_table.update()
+                .where(outbox_table.c.message_id == message_id, outbox_table.c.sent_at.is_(None))
+                .values(sent_at=now, attempts=outbox_table.c.attempts + 1, next_attempt_at=None)
+            )
+
+    def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
+        """Record a failed attempt and the time of the next one."""
+        with _translate("accounts"), self._scope.writing() as connection:
+            connection.execute(
+                outbox_table.update()
+                .where(outbox_table.c.message_id == message_id, outbox_table.c.sent_at.is_(None))
+                .values(
+                    attempts=outbox_table.c.attempts + 1,
+                    next_attempt_at=retry_at,
+                    last_error=error[:500],
+                )
+            )
+
+    def update_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Replace the account's password hash."""
+        with _translate("accounts"), self._scope.writing() as connection:
+            connection.execute(
+                accounts_table.update()
+                .where(accounts_table.c.account_id == account_id)
+                .values(password_hash=password_hash)
+            )
+
+    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
+        """The failures recorded for `key` at or after `since`, oldest first."""
+        table = login_failures_table
+        with _translate("accounts"), self._scope.reading() as connection:
+            return list(
+                connection.execute(
+                    sa.select(table.c.failed_at)
+                    .where(table.c.subject == key, table.c.failed_at >= since)
+                    .order_by(table.c.failed_at)
+                ).scalars()
+            )
+
+    def record_login_failure(
+        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
+    ) -> None:
+        """Record a failure and forget the key's failures before `forget_before`."""
+        table = login_failures_table
+        with _translate("accounts"), self._scope.writing() as connection:
+            connection.execute(
+                table.delete().where(table.c.subject == key, table.c.failed_at < forget_before)
+            )
+            connection.execute(table.insert(), {"subject": key, "failed_at": at})
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the key's failures."""
+        table = login_failures_table
+        with _translate("accounts"), self._scope.writing() as connection:
+            connection.execute(table.delete().where(table.c.subject == key))
+
+
+def _uniqueness_error(
+    connection: Connection, account: NewAccount, error: IntegrityError
+) -> RegflowError:
+    # The savepoint is rolled back, so the transaction can still ask which rule was broken; the
+    # same order as the in-memory store (person first) keeps the answer the same on every store.
+    if _exists(connection, accounts_table.c.personal_id, account.personal_id):
+        return AlreadyRegistered()
+    if _exists(connection, accounts_table.c.email_key, email_key(account.email)):
+        return EmailTaken()
+    diag = getattr(error.orig, "diag", None)
+    violated = str(getattr(diag, "constraint_name", None) or error.orig)
+    if "email_key" in violated:
+        return EmailTaken()
+    if "personal_id" in violated or "outbox" in violated:
+        return AlreadyRegistered()  # a second approve of one flow queues the same message id
+    return AdapterError("accounts", "integrity error")
+
+
+class SqlFlowStore:
+    """`FlowStore` on SQL: snapshots as JSON, with a version number per flow."""
+
+    def __init__(self, scope: _Scope) -> None:
+        """Prefer `SqlStore(engine).flows` or a unit of work's `flows`."""
+        self._scope = scope
+
+    def load(self, flow_id: str) -> StoredFlow:
+        """The stored snapshot and its version; in a unit of work, the flow is claimed."""
+        statement = sa.select(flows_table.c.snapshot, flows_table.c.version).where(
+            flows_table.c.flow_id == flow_id
+        )
+        with _translate("flows"), self._scope.reading() as connection:
+            if self._scope.in_transaction:
+                statement = statement.with_for_update()
+            row = connection.execute(statement).first()
+        if row is None:
+            raise FlowNotFound
+        self._scope.claim(flow_id, row.version)
+        return StoredFlow(row.snapshot, row.version)
+
+    def save(
+        self,
+        flow_id: str,
+        snapshot: Snapshot,
+        *,
+        expected_version: int | None,
+        expires_at: dt.datetime,
+    ) -> int:
+        """Insert (expected_version None) or update where the version still matches."""
+        values = {
+            "snapshot": snapshot,
+            "state": str(snapshot.get("state", "")),
+            "expires_at": expires_at,
+        }
+        saving = (flow_id, expected_version) if expected_version is not None else None
+        with _translate("flows"), self._scope.writing(saving) as connection:
+            if expected_version is None:
+                try:
+                    connection.execute(
+                        flows_table.insert(), {"flow_id": flow_id, "version": 1, **values}
+                    )
+                except IntegrityError as error:
+                    raise ConcurrentUpdate from error
+                return 1
+            result = connection.execute(
+                flows_table.update()
+                .where(flows_table.c.flow_id == flow_id, flows_table.c.version == expected_version)
+                .values(version=expected_version + 1, **values)
+            )
+            if result.rowcount != 1:
+                raise ConcurrentUpdate
+            return expected_version + 1
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Delete flows whose expiry is before `now`."""
+        with _translate("flows"), self._scope.writing() as connection:
+            result = connection.execute(flows_table.delete().where(flows_table.c.expires_at < now))
+            return int(result.rowcount)
+
+
+@attrs.frozen
+class SqlUnitOfWork:
+    """The stores of one unit of work: their writes commit together or not at all."""
+
+    accounts: SqlAccountStore
+    flows: SqlFlowStore
+
+
+class SqlStore:
+    """Accounts, outbox and flows in one SQL database; see the module's theory of operation.
+
+    Build with `SqlStore.from_url(url)` or `SqlStore(engine)`; `create_schema()` creates the
+    tables (or put `regflow.adapters.sql.metadata` into your migrations). Closing the store
+    disposes of the engine's connections.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        scope = _Autocommit(engine)
+        self._accounts = SqlAccountStore(scope)
+        self._flows = SqlFlowStore(scope)
+
+    @classmethod
+    def from_url(cls, url: str | sa.URL = DEFAULT_URL, **options: Any) -> SqlStore:
+        """A store on a new engine for `url` (see `create_engine` for `options`)."""
+        return cls(create_engine(url, **options))
+
+    @property
+    def accounts(self) -> SqlAccountStore:
+        """The account store; each call is its own transaction."""
+        return self._accounts
+
+    @property
+    def flows(self) -> SqlFlowStore:
+        """The flow store; each call is its own transaction."""
+        return self._flows
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+        """Stores sharing one transaction: committed on normal exit, rolled back on a raise."""
+        unit = _Unit(self.engine)
+        commit = False
+        try:
+            yield SqlUnitOfWork(SqlAccountStore(unit), SqlFlowStore(unit))
+            commit = True
+        finally:
+            unit.finish(commit=commit)
+
+    def create_schema(self) -> None:
+        """Create the tables where they do not exist yet."""
+        create_schema(self.engine)
+
+    def close(self) -> None:
+        """Dispose of the engine's pooled connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
