@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from stdnum.fi import hetu
+from transitions import MachineError
 
 from regflow import machine
 from regflow._i18n import check_language
@@ -381,6 +382,11 @@ class RegistrationFlow:
             # (which may replace `_proposed`), then sets the state.
             fired = machine.fire(self, row)
             proposed = self._proposed
+        except MachineError as error:  # pragma: no cover  # the row was checked to exist
+            self._state = before
+            raise InvalidTransition(
+                state=str(before), event=str(row.event), allowed=self.allowed_events()
+            ) from error
         except BaseException:
             self._state = before
             raise

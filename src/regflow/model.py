@@ -86,9 +86,10 @@ class BankRedirect:
     """
 
     bank_id: str = attrs.field(validator=_str)
-    url: str = attrs.field(validator=_str)
-    state: str = attrs.field(validator=_str)
-    nonce: str = attrs.field(validator=_str)
+    # url carries the signed request (with state and nonce): none of them belongs in a log
+    url: str = attrs.field(validator=_str, repr=False)
+    state: str = attrs.field(validator=_str, repr=False)
+    nonce: str = attrs.field(validator=_str, repr=False)
     secrets: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map, repr=False)
 
 

@@ -88,8 +88,7 @@ def test_each_claim_preset_reads_its_brokers_claim_names(
 def test_request_object_is_signed_and_carries_the_whole_request(
     oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity
 ) -> None:
-    """The authorization URL carries a signed request object with state, nonce, PKCE S256, the
-    bank's own parameters and the essential personal identity code claim."""
+    """The URL carries a signed request object with state, nonce, PKCE S256 and bank params."""
     redirect = oidc_bank.begin("nordea", flow_id="flow-1", language="sv")
     query = parse_qs(urlsplit(redirect.url).query)
     assert set(query) == {"client_id", "response_type", "scope", "request"}
@@ -145,8 +144,7 @@ def test_broker_key_rotation_is_picked_up(oidc_broker: OidcProviderProcess) -> N
 def test_reissued_token_still_verifies(
     oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity
 ) -> None:
-    """The tampering hook re-issuing a token unchanged gives a valid token: the failures below
-    come from what each test changes, not from the hook itself."""
+    """A token the hook re-issues unchanged verifies: failures below come from each change."""
     oidc_broker.plan_next_token()
     redirect, callback = attempt(oidc_broker, oidc_bank)
     assert oidc_bank.complete(callback, redirect) == ANNA
@@ -272,8 +270,7 @@ def test_injected_clock_decides_expiry(oidc_broker: OidcProviderProcess) -> None
 def test_token_signed_by_another_key_is_signature_invalid(
     oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity, kid: str
 ) -> None:
-    """A token signed with a key the broker does not publish is refused, whether it claims the
-    broker's kid or names its own."""
+    """A token signed with an unpublished key is refused, under the broker's kid or its own."""
     chosen = oidc_broker.signing_kid if kid == "same" else oidc_broker.foreign_kid
     oidc_broker.plan_next_token(sign_with="foreign", kid=chosen)
     redirect, callback = attempt(oidc_broker, oidc_bank)
@@ -436,8 +433,7 @@ def test_broker_gone_mid_identification_raises_adapter_error(
 def test_client_key_unknown_to_the_broker_is_adapter_error(
     oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity
 ) -> None:
-    """A client assertion the broker refuses (invalid_client) is the operator's problem:
-    AdapterError, not a failure counted against the user."""
+    """A client key the broker refuses (invalid_client) is AdapterError, not the user's failure."""
     redirect, callback = attempt(oidc_broker, oidc_bank)
     stranger = RSAKey.generate_key(2048, parameters={"kid": "client-sig"}, private=True)
     keys = attrs.evolve(oidc_broker.client_keys, signing=stranger)
@@ -475,8 +471,7 @@ def test_logs_and_errors_hold_no_token_code_or_personal_id(
     oidc_bank: OidcBankIdentity,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Across a success, failures and an outage, nothing the adapter logs (with httpx's logs, at
-    DEBUG) or raises carries a code, state, nonce, verifier or personal identity code."""
+    """No adapter log line (DEBUG, httpx too) or error carries a code, state, nonce or hetu."""
     secrets: list[str] = ["131052", "308T", "308X"]
     texts: list[str] = []
 

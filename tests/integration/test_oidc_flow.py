@@ -58,8 +58,7 @@ def test_identification_moves_the_flow_to_confirming_personal_id(
 def test_another_worker_finishes_from_the_snapshot(
     ports: Ports, oidc_broker: OidcProviderProcess
 ) -> None:
-    """The PKCE verifier travels in the JSON snapshot, so a second adapter instance (another
-    worker) completes the identification the first one began."""
+    """The PKCE verifier travels in the JSON snapshot: another worker completes the attempt."""
     with oidc_broker.adapter() as first, oidc_broker.adapter() as second:
         flow = start(ports, first)
         redirect = at_the_bank(flow)
@@ -137,8 +136,7 @@ def test_failed_identification_returns_to_choosing_bank(
     scenario: Scenario,
     code: str,
 ) -> None:
-    """Each way an answer can fail sends the flow back to choosing a bank, with its own code in
-    last_error, counted as one failure."""
+    """Each failure returns the flow to choosing_bank with its own code, counted once."""
     flow = start(ports, oidc_bank)
     redirect = at_the_bank(flow)
     flow.complete_identification(scenario(oidc_broker, oidc_bank, ports, redirect))
@@ -178,8 +176,7 @@ def test_user_can_retry_after_a_failure(
 def test_slow_broker_raises_and_leaves_the_flow_unchanged(
     ports: Ports, oidc_broker: OidcProviderProcess
 ) -> None:
-    """A token endpoint slower than the timeout raises AdapterError; the flow stays exactly as
-    it was, in awaiting_bank, and nothing is counted."""
+    """A timeout at the broker raises AdapterError and leaves the flow as it was, awaiting_bank."""
     with oidc_broker.adapter(timeout=0.3) as bank:
         flow = start(ports, bank)
         callback = oidc_broker.login(at_the_bank(flow))
@@ -195,8 +192,7 @@ def test_slow_broker_raises_and_leaves_the_flow_unchanged(
 def test_broker_gone_raises_and_leaves_the_flow_unchanged(
     ports: Ports, oidc_spare_provider: OidcProviderProcess
 ) -> None:
-    """A broker that goes away before the callback is redeemed raises AdapterError; the flow
-    stays in awaiting_bank, unchanged, and the user may choose another bank."""
+    """A broker gone before the code is redeemed raises AdapterError; the flow is unchanged."""
     with oidc_spare_provider.adapter() as bank:
         flow = start(ports, bank)
         callback = oidc_spare_provider.login(at_the_bank(flow))

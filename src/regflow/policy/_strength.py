@@ -1,88 +1,114 @@
-"""Strength estimation: zxcvbn's guess model with a bounded cost and no shared state.
+"""Strength estimation: zxcvbn's guess model, with a bounded cost and no shared state.
 
 Theory of operation. zxcvbn (the Python package) finds every pattern in a password (dictionary
 words, reversed and l33t words, keyboard runs, repeats, sequences, years, dates), then searches for
-the sequence of patterns that needs the fewest guesses; the score 0-4 is that guess count on a log
-scale. Three things make it unfit to call directly on untrusted input in a server:
+the sequence of patterns that needs the fewest guesses; the score 0-4 is that number on a log
+scale. Called directly on untrusted input in a server it has three problems:
 
-1. Cost. Matching and the search are quadratic in the length, and the l33t matcher runs the whole
-   dictionary match once per substitution table: up to 736 tables for a password holding the
-   19 l33t characters, which costs seconds at 20-70 characters.
+1. Cost. Its l33t matcher runs the whole dictionary match once per substitution table, and a
+   password holding the 19 l33t characters has 736 tables: seconds at 20-70 characters. Its
+   search is cubic in the length when many one-letter words ('i') are present, its date matcher
+   quadratic in the number of digits, its keyboard-run pricing cubic in the number of turns.
 2. Shared state. `zxcvbn()` stores each call's user inputs in a module-level dictionary that its
-   repeat matcher reads again later, so checks running in parallel threads see each other's inputs.
-3. Import-time work: the frequency lists become ranked dictionaries when `zxcvbn.matching` is
-   first imported (about 100 ms), which `regflow.policy` defers to the first estimate.
+   repeat matcher reads again later, so checks running in parallel threads see each other's.
+3. Import-time work: `zxcvbn.matching` builds its ranked dictionaries on import.
 
-So this module drives zxcvbn's own pieces itself. It reuses unchanged: the frequency lists and
-their ranks, the l33t table and the choice of relevant substitutions, the spatial, sequence, regex
-and date matchers, the whole scoring search (`most_guessable_match_sequence`), the guesses-to-score
-thresholds and the feedback. It replaces four small matchers with equivalents that take this
-call's dictionaries as a parameter and stay within a bound:
+So this module drives zxcvbn's own pieces itself, and never calls `zxcvbn()`. It reuses unchanged
+the frequency lists and ranks, the l33t table and the choice of relevant substitutions, the
+keyboard, sequence, regex and date matchers, every guess estimate (`scoring.estimate_guesses`),
+the score thresholds and the feedback. It replaces, with equivalents that take this call's
+dictionaries as a parameter:
 
-- dictionary (and reversed) matching looks a substring up once in one merged table instead of
-  once per frequency list, and only substrings no longer than the longest word; it returns the
-  same matches in the same order as zxcvbn's (a test compares them);
-- the l33t matcher enumerates at most `MAX_L33T_SUBSTITUTIONS` substitution tables (zxcvbn-ts does
-  the same, `l33tMaxSubstitutions`) and reports each (position, word) once; with no more tables
-  than that, which is the case for ordinary passwords, its result is zxcvbn's;
-- the repeat matcher is zxcvbn's, calling this module's matching for the repeated part.
+- the dictionary and reversed-dictionary matchers: one lookup per substring in a merged table
+  instead of one per list, stopping as soon as no word starts with the substring; they return
+  zxcvbn's matches in zxcvbn's order;
+- the l33t matcher: at most `MAX_L33T_SUBSTITUTIONS` substitution tables (zxcvbn-ts caps them the
+  same way, `l33tMaxSubstitutions`), each (position, word) reported once; with no more tables than
+  that, as for ordinary passwords, the matches are zxcvbn's;
+- the repeat matcher: zxcvbn's, calling this module's matching for the repeated part;
+- the search: zxcvbn's step for step, except that it drops partial sequences that already cost
+  `ENOUGH` guesses (score 4, where zxcvbn gives no feedback), which makes it linear; keyboard runs
+  that cost `ENOUGH` on their own are dropped before pricing them.
 
-Finally only the first `READ_LENGTH` characters are estimated: the search is quadratic, and a
-password longer than that is rated by its beginning. Up to that length, and with no more than
-`MAX_L33T_SUBSTITUTIONS` substitution tables, the score, guesses and feedback are zxcvbn's own.
+Only the first `READ_LENGTH` characters are estimated. Up to that length, and with at most
+`MAX_L33T_SUBSTITUTIONS` tables, the score and the feedback are zxcvbn's (tests compare them on
+thousands of passwords, and `benchmarks/policy.py` measures the agreement and the cost).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from math import factorial, log10
-from collections.abc import Iterable, Sequence
+from math import factorial
 from typing import Any, Final
 
 import attrs
 
-# The estimate reads at most this many characters (see the module docstring and the README for
-# the measured cost and the effect on scores).
+# The estimate reads at most this many characters; a longer password is rated by its beginning.
+# 64 is the shortest maximum length a policy may have, so every password up to there is read.
 READ_LENGTH: Final = 64
-# At most this many l33t substitution tables are tried per password (zxcvbn would try up to 736).
+# At most this many l33t substitution tables are tried per string (zxcvbn tries up to 736).
 MAX_L33T_SUBSTITUTIONS: Final = 16
+# zxcvbn's score is 4 from 10^10 + 5 guesses on, and from score 3 on it gives no feedback: below
+# this the search is zxcvbn's to the digit, above it only "at least this many" matters.
+ENOUGH: Final = 10**10 + 5
+# zxcvbn adds 10 000^(l - 1) guesses to a sequence of l patterns: four or more are >= 10^12.
+_MAX_PATTERNS: Final = 3
+# zxcvbn prices a bruteforce stretch of n characters at 10^n guesses: eleven or more are >= 10^11.
+_MAX_BRUTEFORCE: Final = 10
 
 Match = dict[str, Any]  # zxcvbn's match objects are plain dicts
 
 
 @attrs.frozen
 class Estimate:
-    """zxcvbn's verdict on one password: score 0-4, guesses, and its English feedback."""
+    """zxcvbn's verdict on one password: the score 0-4, the guesses and its English feedback.
+
+    `guesses` is exact below `ENOUGH`; from there on it is `ENOUGH` ("at least").
+    """
 
     score: int
-    guesses: float
+    guesses: Decimal
     warning: str
     suggestions: tuple[str, ...]
-    sequence: tuple[Match, ...] = attrs.field(eq=False, repr=False)
 
 
 class _Dictionaries:
-    """zxcvbn's ranked frequency lists, merged into one table: word -> ((list name, rank), ...).
+    """zxcvbn's ranked frequency lists, indexed for one lookup per substring.
 
     Built once, on the first estimate, and only read afterwards (safe to share between threads).
-    The lists keep zxcvbn's order, so matches come out in the order zxcvbn reports them.
+    `lists` keeps zxcvbn's order of the lists, so matches come out in zxcvbn's order.
     """
 
     def __init__(self) -> None:
         from zxcvbn import matching
         from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-        merged: dict[str, list[tuple[str, int]]] = {}
         # FREQUENCY_LISTS is never written to, unlike RANKED_DICTIONARIES (see `user_inputs`)
-        for name in FREQUENCY_LISTS:
-            for word, rank in matching.RANKED_DICTIONARIES[name].items():
-                merged.setdefault(word, []).append((name, rank))
-        self.words: dict[str, tuple[tuple[str, int], ...]] = {
-            word: tuple(entries) for word, entries in merged.items()
-        }
-        self.max_length: int = max(map(len, self.words))
+        self.lists: tuple[tuple[str, dict[str, int]], ...] = tuple(
+            (name, matching.RANKED_DICTIONARIES[name]) for name in FREQUENCY_LISTS
+        )
+        # word -> bit k set when the word is in list k (small ints: no memory per word)
+        self.presence: dict[str, int] = {}
+        for bit, (_, ranked) in enumerate(self.lists):
+            for word in ranked:
+                self.presence[word] = self.presence.get(word, 0) | (1 << bit)
+        self.sorted_words: list[str] = sorted(self.presence)
+        self.max_length: int = max(map(len, self.sorted_words))
+
+    def starts_a_word(self, prefix: str) -> bool:
+        """Whether some word of the lists begins with `prefix`."""
+        index = bisect.bisect_left(self.sorted_words, prefix)
+        return index < len(self.sorted_words) and self.sorted_words[index].startswith(prefix)
+
+    def entries(self, word: str, mask: int) -> Iterator[tuple[str, int]]:
+        """(list name, rank) for each list whose bit is set in `mask`, in zxcvbn's order."""
+        for bit, (name, ranked) in enumerate(self.lists):
+            if mask >> bit & 1:
+                yield name, ranked[word]
 
 
 _dictionaries: _Dictionaries | None = None
@@ -90,7 +116,7 @@ _dictionaries_lock = threading.Lock()
 
 
 def _shared_dictionaries() -> _Dictionaries:
-    """The merged dictionaries, built on first use."""
+    """The indexed dictionaries, built on first use."""
     global _dictionaries  # noqa: PLW0603  # a lazily built, read-only cache
     if _dictionaries is None:
         with _dictionaries_lock:
@@ -102,16 +128,16 @@ def _shared_dictionaries() -> _Dictionaries:
 def bounded_l33t_subs(table: dict[str, list[str]], limit: int) -> list[dict[str, str]]:
     """zxcvbn's `enumerate_l33t_subs`, keeping at most `limit` tables in each round.
 
-    The rounds go letter by letter as in zxcvbn; a round never has fewer tables than the one
+    The rounds go letter by letter as zxcvbn's do. A round never has fewer tables than the one
     before, so when zxcvbn's final list has at most `limit` tables no round is cut and the result
-    is exactly zxcvbn's, in the same order.
+    is zxcvbn's, in zxcvbn's order; otherwise it is the first `limit` of the last round.
     """
     subs: list[list[tuple[str, str]]] = [[]]
     for letter, l33t_chars in table.items():
         grown: list[list[tuple[str, str]]] = []
         for l33t_char in l33t_chars:
             for sub in subs:
-                index = next((k for k, (c, _) in enumerate(sub) if c == l33t_char), -1)
+                index = next((k for k, (char, _) in enumerate(sub) if char == l33t_char), -1)
                 if index == -1:
                     grown.append([*sub, (l33t_char, letter)])
                 else:
@@ -122,7 +148,7 @@ def bounded_l33t_subs(table: dict[str, list[str]], limit: int) -> list[dict[str,
         seen: set[tuple[tuple[str, str], ...]] = set()
         subs = []
         for sub in grown:
-            label = tuple(sorted((letter_, char) for char, letter_ in sub))
+            label = tuple(sorted((to, char) for char, to in sub))
             if label not in seen:
                 seen.add(label)
                 subs.append(sub)
@@ -137,19 +163,22 @@ _LAZY = re.compile(r"(.+?)\1+")
 _LAZY_ANCHORED = re.compile(r"^(.+?)\1+$")
 
 
+def _position(match: Match) -> tuple[int, int]:
+    return match["i"], match["j"]
+
+
 class _Matcher:
-    """One estimate's matchers: zxcvbn's, with this call's user inputs and the bounds."""
+    """One estimate's matchers: zxcvbn's, with this call's user inputs and within the bounds."""
 
     def __init__(
         self, dictionaries: _Dictionaries, user_inputs: Sequence[str], l33t_limit: int
     ) -> None:
         from zxcvbn import matching
 
-        self._l33t_limit = l33t_limit
         self._dictionaries = dictionaries
-        self._user = matching.build_ranked_dict(user_inputs)
-        self._user_lengths = frozenset(map(len, self._user))
-        self._longest = max([dictionaries.max_length, *self._user_lengths])
+        self._user: dict[str, int] = matching.build_ranked_dict(user_inputs)
+        self._user_lengths = sorted({len(word) for word in self._user if word})
+        self._l33t_limit = l33t_limit
 
     def omnimatch(self, password: str) -> list[Match]:
         """Every pattern in `password`, in zxcvbn's order."""
@@ -159,7 +188,7 @@ class _Matcher:
             *self.dictionary_match(password),
             *self.reverse_dictionary_match(password),
             *self.l33t_match(password),
-            *matching.spatial_match(password),
+            *self.spatial_match(password),
             *self.repeat_match(password),
             *matching.sequence_match(password),
             *matching.regex_match(password),
@@ -167,42 +196,52 @@ class _Matcher:
         ]
         return sorted(matches, key=_position)
 
-    def _lookups(
-        self, password: str, starts: Iterable[tuple[int, int]] | None = None
-    ) -> list[Match]:
-        """zxcvbn's dictionary match: every substring found in a frequency list or user input.
+    def _lookups(self, password: str, first_ends: Sequence[int] | None = None) -> list[Match]:
+        """zxcvbn's `dictionary_match`: each substring found in a frequency list or user input.
 
-        `starts` optionally gives, per start index, the first end index worth trying.
+        `first_ends[i]`, when given, is the first end index worth reporting for start i.
         """
-        words = self._dictionaries.words
-        static_length = self._dictionaries.max_length
-        user, user_lengths = self._user, self._user_lengths
-        lower = password.lower()
+        words = self._dictionaries
+        presence, longest = words.presence, words.max_length
+        lower = password.lower()  # zxcvbn slices this with the password's indices; so do we
         length = len(password)
-        if starts is None:
-            starts = ((i, i) for i in range(length))
-        matches: list[Match] = []
-        for i, first_j in starts:
-            for j in range(first_j, min(length, i + self._longest)):
+        found: list[tuple[int, int, str, str, int]] = []
+        for i in range(length):
+            first_j = i if first_ends is None else first_ends[i]
+            if first_j >= length:
+                continue
+            for j in range(i, min(length, i + longest)):
                 word = lower[i : j + 1]
-                found = words.get(word, ()) if j - i < static_length else ()
-                if j + 1 - i in user_lengths and word in user:
-                    found = (*found, ("user_inputs", user[word]))
-                for name, rank in found:
-                    matches.append(
-                        {
-                            "pattern": "dictionary",
-                            "i": i,
-                            "j": j,
-                            "token": password[i : j + 1],
-                            "matched_word": word,
-                            "rank": rank,
-                            "dictionary_name": name,
-                            "reversed": False,
-                            "l33t": False,
-                        }
-                    )
-        return matches
+                mask = presence.get(word)
+                if mask is None:
+                    if words.starts_a_word(word):
+                        continue
+                    break  # no longer substring starting at i can be a word either
+                if j >= first_j:
+                    found.extend((i, j, word, name, rank) for name, rank in words.entries(word, mask))
+            for size in self._user_lengths:
+                j = i + size - 1
+                if j >= length:
+                    break
+                word = lower[i : j + 1]
+                if j >= first_j and word in self._user:
+                    found.append((i, j, word, "user_inputs", self._user[word]))
+        # zxcvbn's order: by (i, j), then by list, the user inputs last (a stable sort keeps that)
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [
+            {
+                "pattern": "dictionary",
+                "i": i,
+                "j": j,
+                "token": password[i : j + 1],
+                "matched_word": word,
+                "rank": rank,
+                "dictionary_name": name,
+                "reversed": False,
+                "l33t": False,
+            }
+            for i, j, word, name, rank in found
+        ]
 
     def dictionary_match(self, password: str) -> list[Match]:
         """Words of the frequency lists and user inputs inside `password`."""
@@ -219,12 +258,12 @@ class _Matcher:
         return sorted(matches, key=_position)
 
     def l33t_match(self, password: str) -> list[Match]:
-        """Words with l33t substitutions ('p4ssw0rd'), at most MAX_L33T_SUBSTITUTIONS tables."""
+        """Words with l33t substitutions ('p4ssw0rd'), trying a bounded number of tables."""
         from zxcvbn import matching
 
         table = matching.relevant_l33t_subtable(password, matching.L33T_TABLE)
-        # zxcvbn indexes password.lower() with the password's positions; where lowering changes
-        # the length (only U+0130) a window without a substitution may still differ, so try all
+        # zxcvbn slices password.lower() with the password's indices; where lowering changes the
+        # length (U+0130 only) a substring without a substitution may differ too, so try them all
         aligned = len(password.lower()) == len(password)
         seen: set[tuple[int, int, str, str]] = set()
         matches: list[Match] = []
@@ -232,19 +271,17 @@ class _Matcher:
             if not sub:
                 break
             subbed = password.translate(str.maketrans(sub))
-            starts = None
-            if aligned:
-                # only substrings holding a substituted character can differ from a plain match
-                starts = list(_first_ends(password, sub.keys()))
-            for match in self._lookups(subbed, starts):
+            # a substring without a substituted character is a plain match, which zxcvbn skips
+            first_ends = _next_positions(password, sub.keys()) if aligned else None
+            for match in self._lookups(subbed, first_ends):
                 token = password[match["i"] : match["j"] + 1]
                 if token.lower() == match["matched_word"] or len(token) < 2:
                     continue
                 key = (match["i"], match["j"], match["dictionary_name"], match["matched_word"])
-                if key in seen:  # the same word found through another table scores the same
+                if key in seen:  # found again through another table: the same guesses
                     continue
                 seen.add(key)
-                match_sub = {c: letter for c, letter in sub.items() if c in token}
+                match_sub = {char: letter for char, letter in sub.items() if char in token}
                 match["l33t"] = True
                 match["token"] = token
                 match["sub"] = match_sub
@@ -252,10 +289,29 @@ class _Matcher:
                 matches.append(match)
         return sorted(matches, key=_position)
 
-    def repeat_match(self, password: str) -> list[Match]:
-        """Repeated strings ('abcabc'), each with the estimate of its repeated part."""
-        from zxcvbn import scoring
+    def spatial_match(self, password: str) -> list[Match]:
+        """zxcvbn's keyboard runs ('qwerty', '7896321'), less those worth ENOUGH guesses alone.
 
+        zxcvbn prices a run of length L with t turns in O(L t^2) steps (20 ms for a 64-character
+        zigzag); one term of its sum, s * d^min(t, L - 1), already shows a run worth ENOUGH, and
+        such a match cannot be part of a sequence below ENOUGH (see `search`).
+        """
+        from zxcvbn import matching, scoring
+
+        kept = []
+        for match in matching.spatial_match(password):
+            if match["graph"] in ("qwerty", "dvorak"):
+                starts = scoring.KEYBOARD_STARTING_POSITIONS
+                degree = scoring.KEYBOARD_AVERAGE_DEGREE
+            else:
+                starts, degree = scoring.KEYPAD_STARTING_POSITIONS, scoring.KEYPAD_AVERAGE_DEGREE
+            turns = min(match["turns"], len(match["token"]) - 1)
+            if starts * degree**turns < 2 * ENOUGH:  # twice: a margin for float rounding
+                kept.append(match)
+        return kept
+
+    def repeat_match(self, password: str) -> list[Match]:
+        """zxcvbn's repeats ('abcabc'), each with the estimate of its repeated part."""
         matches: list[Match] = []
         last_index = 0
         while last_index < len(password):
@@ -264,14 +320,15 @@ class _Matcher:
             if not greedy or not lazy:
                 break
             if len(greedy.group(0)) > len(lazy.group(0)):
+                # greedy beats lazy for 'aabaab'; its repeated part may repeat itself
                 match = greedy
                 anchored = _LAZY_ANCHORED.search(match.group(0))
                 base_token = anchored.group(1) if anchored else match.group(1)
             else:
                 match = lazy
                 base_token = match.group(1)
-            i, j = match.span()[0], match.span()[1] - 1
-            base = most_guessable_match_sequence(base_token, self.omnimatch(base_token))
+            i, j = match.start(), match.end() - 1
+            base_guesses, base_matches = search(base_token, self.omnimatch(base_token))
             matches.append(
                 {
                     "pattern": "repeat",
@@ -279,8 +336,8 @@ class _Matcher:
                     "j": j,
                     "token": match.group(0),
                     "base_token": base_token,
-                    "base_guesses": base["guesses"],
-                    "base_matches": base["sequence"],
+                    "base_guesses": base_guesses,
+                    "base_matches": base_matches,
                     "repeat_count": len(match.group(0)) / len(base_token),
                 }
             )
@@ -288,38 +345,29 @@ class _Matcher:
         return matches
 
 
-def _position(match: Match) -> tuple[int, int]:
-    return match["i"], match["j"]
-
-
-def _first_ends(password: str, chars: Iterable[str]) -> Iterable[tuple[int, int]]:
-    """(start, first end) for windows of `password` that hold at least one of `chars`."""
+def _next_positions(password: str, chars: Iterable[str]) -> list[int]:
+    """For each index i, the first index >= i holding one of `chars` (len(password) if none)."""
     wanted = set(chars)
+    result = [0] * len(password)
     next_hit = len(password)
-    out: list[tuple[int, int]] = []
     for i in range(len(password) - 1, -1, -1):
         if password[i] in wanted:
             next_hit = i
-        if next_hit < len(password):
-            out.append((i, next_hit))
-    return reversed(out)
+        result[i] = next_hit
+    return result
 
 
-# zxcvbn adds 10 000^(l-1) to the guesses of a sequence of l patterns, so a sequence of four or
-# more is worth at least 10^12 guesses: score 4 (from 10^10 + 5), which has no feedback.
-_MAX_PATTERNS: Final = 3
+def search(password: str, matches: Iterable[Match]) -> tuple[Decimal, list[Match]]:
+    """zxcvbn's search for the cheapest sequence of patterns, below ENOUGH guesses.
 
+    This follows zxcvbn's `scoring.most_guessable_match_sequence` step for step (the same
+    candidates in the same order, priced by zxcvbn's own `estimate_guesses`), but drops every
+    candidate that already costs ENOUGH guesses or more: extending a sequence never makes it
+    cheaper, so such a candidate can only end in score 4. That bounds a sequence to three patterns
+    and a bruteforce stretch to ten characters, and makes the search linear in the length, where
+    zxcvbn's is cubic ('iiii...', 'i' being a word, costs it 50 ms at 32 characters).
 
-def most_guessable_match_sequence(password: str, matches: Iterable[Match]) -> dict[str, Any]:
-    """zxcvbn's search for the cheapest sequence of patterns, tracking at most three patterns.
-
-    This is zxcvbn's `scoring.most_guessable_match_sequence` step for step (the same candidates
-    in the same order, with zxcvbn's own `estimate_guesses`), except that it does not build
-    sequences of more than `_MAX_PATTERNS` patterns. zxcvbn keeps every length, which costs
-    O(n^3) on passwords of many one-letter words ('iiii...'); capped, the search is O(n^2).
-    Sequences of up to three patterns never compete with longer ones in zxcvbn's search, so they
-    come out the same; when the cheapest has more than three patterns, zxcvbn's answer is at
-    least 10^12 guesses, score 4, and so is this one (its guesses may then differ).
+    Returns the guesses and the sequence, or (ENOUGH, []) when every sequence costs that much.
     """
     from zxcvbn import scoring
 
@@ -329,62 +377,55 @@ def most_guessable_match_sequence(password: str, matches: Iterable[Match]) -> di
         by_end[match["j"]].append(match)
     for ending in by_end:
         ending.sort(key=lambda match: match["i"])
-    # per end position k: sequence length l -> (last match, product of guesses, total guesses)
-    best_m: list[dict[int, Match]] = [{} for _ in range(n)]
-    best_pi: list[dict[int, Decimal]] = [{} for _ in range(n)]
-    best_g: list[dict[int, Decimal]] = [{} for _ in range(n)]
+    # per end position: sequence length -> (total guesses, product of guesses, last match)
+    best: list[dict[int, tuple[Decimal, Decimal, Match]]] = [{} for _ in range(n)]
 
     def update(match: Match, length: int) -> None:
-        k = match["j"]
         pi: Decimal = scoring.estimate_guesses(match, password)
         if length > 1:
-            pi = pi * Decimal(best_pi[match["i"] - 1][length - 1])
+            pi = pi * best[match["i"] - 1][length - 1][1]
         g = factorial(length) * pi
         g += scoring.MIN_GUESSES_BEFORE_GROWING_SEQUENCE ** (length - 1)
-        for competing_length, competing_g in best_g[k].items():
+        if g >= ENOUGH:
+            return
+        entries = best[match["j"]]
+        for competing_length, (competing_g, _, _) in entries.items():
             if competing_length <= length and competing_g <= g:
                 return
-        best_g[k][length] = g
-        best_m[k][length] = match
-        best_pi[k][length] = pi
+        entries[length] = (g, pi, match)
 
     def bruteforce(i: int, j: int) -> Match:
         return {"pattern": "bruteforce", "token": password[i : j + 1], "i": i, "j": j}
 
     for k in range(n):
         for match in by_end[k]:
-            if match["i"] > 0:
-                for length in list(best_m[match["i"] - 1]):
-                    if length < _MAX_PATTERNS:
-                        update(match, length + 1)
-            else:
+            if match["i"] == 0:
                 update(match, 1)
-        # zxcvbn's bruteforce_update(k)
-        update(bruteforce(0, k), 1)
-        for i in range(1, k + 1):
+                continue
+            for length in list(best[match["i"] - 1]):
+                if length < _MAX_PATTERNS:
+                    update(match, length + 1)
+        # zxcvbn's bruteforce_update(k), less the stretches that cost ENOUGH on their own
+        if k < _MAX_BRUTEFORCE:
+            update(bruteforce(0, k), 1)
+        for i in range(max(1, k + 1 - _MAX_BRUTEFORCE), k + 1):
             candidate = bruteforce(i, k)
-            for length, last in list(best_m[i - 1].items()):
+            for length, (_, _, last) in list(best[i - 1].items()):
                 if last["pattern"] != "bruteforce" and length < _MAX_PATTERNS:
                     update(candidate, length + 1)
 
-    # zxcvbn's unwind(n): the cheapest length at the end, then back through the last matches
-    length, total = 0, Decimal("Infinity")
-    for candidate_length, candidate_g in best_g[n - 1].items():
-        if candidate_g < total:
-            length, total = candidate_length, candidate_g
+    # zxcvbn's unwind: the cheapest total at the end (the first of equals), then back through
+    # each entry's last match
+    if not best[n - 1]:
+        return Decimal(ENOUGH), []
+    length, (total, _, _) = min(best[n - 1].items(), key=lambda item: item[1][0])
     sequence: list[Match] = []
     k = n - 1
     while k >= 0:
-        match = best_m[k][length]
+        match = best[k][length][2]
         sequence.insert(0, match)
-        k = match["i"] - 1
-        length -= 1
-    return {
-        "password": password,
-        "guesses": total,
-        "guesses_log10": log10(total),
-        "sequence": sequence,
-    }
+        k, length = match["i"] - 1, length - 1
+    return total, sequence
 
 
 def estimate(
@@ -394,26 +435,20 @@ def estimate(
     read_length: int = READ_LENGTH,
     l33t_limit: int = MAX_L33T_SUBSTITUTIONS,
 ) -> Estimate:
-    """zxcvbn's estimate of `password` (read up to READ_LENGTH characters) with `user_inputs`.
+    """zxcvbn's estimate of `password`'s first `read_length` characters, with `user_inputs`.
 
     `user_inputs` are lowercased as zxcvbn does; their order sets their rank.
     """
     from zxcvbn import feedback, time_estimates
 
     password = password[:read_length]
-    if not password:
+    if not password:  # zxcvbn itself raises on ""; its feedback for "nothing yet" fits
         empty: dict[str, Any] = feedback.get_feedback(0, [])
-        return Estimate(0, 1, empty["warning"], tuple(empty["suggestions"]), ())
-    inputs = [str(value).lower() for value in user_inputs]
-    matcher = _Matcher(_shared_dictionaries(), inputs, l33t_limit)
-    result = most_guessable_match_sequence(password, matcher.omnimatch(password))
-    guesses = result["guesses"]
+        return Estimate(0, Decimal(1), empty["warning"], tuple(empty["suggestions"]))
+    matcher = _Matcher(_shared_dictionaries(), [value.lower() for value in user_inputs], l33t_limit)
+    guesses, sequence = search(password, matcher.omnimatch(password))
     score: int = time_estimates.guesses_to_score(guesses)
-    advice: dict[str, Any] = feedback.get_feedback(score, result["sequence"])
-    return Estimate(
-        score,
-        float(guesses),
-        advice["warning"],
-        tuple(advice["suggestions"]),
-        tuple(result["sequence"]),
-    )
+    if score > 2:  # zxcvbn gives no feedback from score 3 on
+        return Estimate(score, guesses, "", ())
+    advice: dict[str, Any] = feedback.get_feedback(score, sequence)
+    return Estimate(score, guesses, advice["warning"], tuple(advice["suggestions"]))

@@ -289,7 +289,7 @@ class OidcBankIdentity:
             raise _failed("issuer_mismatch", "the callback names another issuer")
         error = params.get("error")
         if error is not None:
-            shown = error if _OAUTH_ERROR.match(error) else "(unprintable)"
+            shown = error if isinstance(error, str) and _OAUTH_ERROR.match(error) else "(other)"
             if error == "access_denied":
                 raise _failed("identification_cancelled", "the broker answered access_denied")
             raise _failed("identification_rejected", f"the broker answered {shown}")
@@ -371,8 +371,9 @@ class OidcBankIdentity:
             raise _failed("signature_invalid", "the ID token's signature does not verify")
         try:
             claims = json.loads(token.payload or b"")
-        except ValueError as error:
-            raise _failed("token_invalid", "the ID token's payload is not JSON") from error
+        except ValueError:
+            # Not chained: the decoder's error keeps the whole payload, personal data included.
+            raise _failed("token_invalid", "the ID token's payload is not JSON") from None
         if not isinstance(claims, dict):
             raise _failed("token_invalid", "the ID token's payload is not a JSON object")
         return claims
@@ -403,8 +404,8 @@ class OidcBankIdentity:
                 continue
             try:
                 return (plaintext or b"").decode("ascii")
-            except UnicodeDecodeError as error:
-                raise _failed("token_invalid", "the decrypted ID token is not a JWS") from error
+            except UnicodeDecodeError:  # not chained: the error keeps the decrypted bytes
+                raise _failed("token_invalid", "the decrypted ID token is not a JWS") from None
         raise _failed("token_invalid", "the ID token cannot be decrypted with our keys")
 
     def _check_claims(self, claims: Mapping[str, Any], expected: BankRedirect) -> None:
@@ -436,7 +437,8 @@ class OidcBankIdentity:
         ):
             raise _failed("nonce_mismatch", "the ID token's nonce is not this attempt's")
         acr = claims.get("acr")
-        if acr not in config.acceptable_acr(config.bank(expected.bank_id)):
+        accepted = config.acceptable_acr(config.bank(expected.bank_id))
+        if not isinstance(acr, str) or acr not in accepted:
             shown = acr if isinstance(acr, str) and len(acr) <= 100 else "?"
             raise _failed("assurance_too_low", f"the ID token's acr {shown!r} is not accepted")
 

@@ -1,0 +1,170 @@
+"""The service layer: one request, one event, one unit of work.
+
+A registration spans several HTTP requests, possibly served by different processes. For each
+request `RegistrationService` loads the flow from storage, applies one event and saves it with
+a version check, in one unit of work (`Storage.unit_of_work`): approve's account, contract links
+and queued confirmation email commit together with the flow's new state, or not at all.
+
+- An event that raises changes nothing (DESIGN section 1): the unit rolls back and the error
+  reaches the caller.
+- Expiry is the one exception: a flow found past its expiry is moved to `expired`, *saved*,
+  and `FlowExpired` is raised; later requests for it get `FlowExpired` too, until
+  `purge_expired` deletes it (then `FlowNotFound`).
+- Two requests racing on one flow: one wins, the other gets `ConcurrentUpdate` and nothing of
+  it is saved; the caller reloads (`view`) and, if the event still makes sense, tries again.
+- Two flows racing for one email: the database's unique constraint lets one account through;
+  the other approve raises `EmailTaken` and its flow stays in `reviewing`.
+
+The service holds no state between requests: any number of processes can serve one storage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from regflow.errors import ConcurrentUpdate, FlowExpired
+from regflow.flow import RegistrationFlow
+from regflow.login import LoginThrottle, authenticate
+from regflow.machine import State
+
+if TYPE_CHECKING:
+    from regflow.model import Account, BankCallback, ContactDetails
+    from regflow.ports import Ports, Storage, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class RegistrationService:
+    """Registration and login for stateless request handlers, over one `Storage`.
+
+    `ports` supplies everything but storage (bank, customer directory, mailer, policy, hasher,
+    clock, settings); its `accounts` and `flows` are replaced by `storage`'s. Every event method
+    takes the flow id, returns the flow after the event (its `state`, `redirect`, `outcome`,
+    ... are what a page shows) and raises what the event raises (`regflow.errors`), plus
+    `FlowNotFound`, `FlowExpired` and `ConcurrentUpdate`.
+
+    Build per application, not per request: e.g. `RegistrationService(ports, SqlStore.from_url(
+    url))` or, for tests and demos, `RegistrationService.in_memory(demo_ports())`.
+    """
+
+    def __init__(
+        self, ports: Ports, storage: Storage, *, login_throttle: LoginThrottle | None = None
+    ) -> None:
+        self.storage = storage
+        self.ports = attrs.evolve(ports, accounts=storage.accounts, flows=storage.flows)
+        self.login_throttle = login_throttle or LoginThrottle()
+
+    @classmethod
+    def in_memory(cls, ports: Ports) -> RegistrationService:
+        """A service over the in-memory stores of `ports` (e.g. `demo_ports()`)."""
+        from regflow.adapters.memory import InMemoryStorage
+
+        return cls(ports, InMemoryStorage.of(ports))
+
+    # -- flows --------------------------------------------------------------------------------
+
+    def start(self, *, language: str = "fi", customer_type: str = "consumer") -> RegistrationFlow:
+        """Start and store a new flow; its `id` goes into the user's session."""
+        flow = RegistrationFlow.start(self.ports, language=language, customer_type=customer_type)
+        with self.storage.unit_of_work() as uow:
+            uow.flows.save(
+                flow.id, flow.snapshot(), expected_version=None, expires_at=flow.expires_at
+            )
+        return flow
+
+    def view(self, flow_id: str) -> RegistrationFlow:
+        """The stored flow, for showing its page; `FlowExpired` if it is past its expiry."""
+        return self._handle(flow_id, RegistrationFlow.check_expiry, write=False)
+
+    def select_bank(self, flow_id: str, bank_id: str) -> RegistrationFlow:
+        """Phase 1: choose a bank; send the user to `flow.redirect.url`."""
+        return self._handle(flow_id, lambda flow: flow.select_bank(bank_id))
+
+    def bank_not_listed(self, flow_id: str) -> RegistrationFlow:
+        """Phase 1: the user's bank is not on the list."""
+        return self._handle(flow_id, RegistrationFlow.bank_not_listed)
+
+    def choose_other_bank(self, flow_id: str) -> RegistrationFlow:
+        """Back from the bank to the bank list."""
+        return self._handle(flow_id, RegistrationFlow.choose_other_bank)
+
+    def complete_identification(self, flow_id: str, callback: BankCallback) -> RegistrationFlow:
+        """Phase 1: the bank's answer arrived at the redirect URI."""
+        return self._handle(flow_id, lambda flow: flow.complete_identification(callback))
+
+    def confirm_personal_id(self, flow_id: str) -> RegistrationFlow:
+        """Phase 2: the user checked their personal identity code."""
+        return self._handle(flow_id, RegistrationFlow.confirm_personal_id)
+
+    def submit_details(
+        self, flow_id: str, details: ContactDetails, password: str
+    ) -> RegistrationFlow:
+        """Phase 3: contact details and password (`DetailsRejected` lists every problem)."""
+        return self._handle(flow_id, lambda flow: flow.submit_details(details, password))
+
+    def edit(self, flow_id: str) -> RegistrationFlow:
+        """Phase 4 back to phase 3."""
+        return self._handle(flow_id, RegistrationFlow.edit)
+
+    def approve(self, flow_id: str, review_token: str) -> RegistrationFlow:
+        """Phase 4: create the account and queue the email; `flow.outcome` says what happened."""
+        return self._handle(flow_id, lambda flow: flow.approve(review_token))
+
+    def cancel(self, flow_id: str) -> RegistrationFlow:
+        """The user cancelled."""
+        return self._handle(flow_id, RegistrationFlow.cancel)
+
+    def purge_expired(self) -> int:
+        """Delete the flows past their expiry (run it periodically); returns how many."""
+        return self.storage.flows.purge_expired(self.ports.clock.now())
+
+    # -- login --------------------------------------------------------------------------------
+
+    def authenticate(self, email: str, password: str) -> Account:
+        """Log in with email and password (see `regflow.login.authenticate`)."""
+        return authenticate(self.ports, email, password, throttle=self.login_throttle)
+
+    # -- the one way a request changes a flow -------------------------------------------------
+
+    def _handle(
+        self,
+        flow_id: str,
+        event: Callable[[RegistrationFlow], object],
+        *,
+        write: bool = True,
+    ) -> RegistrationFlow:
+        expired = False
+        with self.storage.unit_of_work() as uow:
+            stored = uow.flows.load(flow_id)
+            flow = RegistrationFlow.restore(stored.snapshot, self._ports_for(uow))
+            if flow.state is State.expired:
+                raise FlowExpired
+            try:
+                event(flow)
+            except FlowExpired:
+                expired = True  # the one exception that changed the flow: keep the change
+            if write or expired:
+                self._save(uow, flow, stored.version, expired=expired)
+        if expired:
+            raise FlowExpired
+        return flow
+
+    def _ports_for(self, uow: UnitOfWork) -> Ports:
+        return attrs.evolve(self.ports, accounts=uow.accounts, flows=uow.flows)
+
+    @staticmethod
+    def _save(uow: UnitOfWork, flow: RegistrationFlow, version: int, *, expired: bool) -> None:
+        try:
+            uow.flows.save(
+                flow.id, flow.snapshot(), expected_version=version, expires_at=flow.expires_at
+            )
+        except ConcurrentUpdate:
+            if not expired:
+                raise
+            # Someone saved first; the flow is past its expiry either way, and the next load
+            # expires it again. The caller still learns that it expired.
+            log.info("flow %s: expired concurrently", flow.log_id)

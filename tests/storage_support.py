@@ -1,0 +1,261 @@
+"""Test support for storage, the service and multi-process runs.
+
+- `person(i)` / `people(n)`: customers with valid, distinct personal identity codes.
+- `SignedBank`: a bank whose answers are HMAC-signed, so that any process can verify a callback
+  (the demo's `SimulatedBank` remembers its codes in one process's memory).
+- `make_ports`, `make_service`, `register_until_review`: a registration through the service.
+- `worker_*`: process entry points for the PostgreSQL concurrency tests; they live here, in an
+  importable module, because "spawn" and "forkserver" children import their target by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import multiprocessing
+import multiprocessing.context
+import secrets
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from regflow import (
+    Argon2Hasher,
+    BankCallback,
+    BankRedirect,
+    ContactDetails,
+    Contract,
+    ContractKind,
+    CustomerRecord,
+    IdentificationFailed,
+    RegflowError,
+    RegistrationFlow,
+    Settings,
+    UnknownBank,
+    VerifiedPerson,
+)
+from regflow.adapters.memory import (
+    FINNISH_BANKS,
+    InMemoryAccountStore,
+    InMemoryCustomerDirectory,
+    InMemoryFlowStore,
+    RecordingMailer,
+    SystemClock,
+)
+from regflow.policy import PasswordPolicy
+from regflow.ports import Clock, PasswordHasher, Ports
+from regflow.service import RegistrationService
+
+PASSWORD = "Kukkaruukku7Q"
+_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+_GIVEN = ("Aino", "Eero", "Ilona", "Onni", "Ulla", "Veli")
+
+
+def personal_id(i: int) -> str:
+    """A valid personal identity code, distinct for each `i` below 100 000."""
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=i % 18_000)
+    individual = 2 + (i // 18_000) * 100 + (i % 97)  # 002..899: never a temporary code
+    digits = f"{born:%d%m}{born.year % 100:02d}"
+    check = _CHECK[int(f"{digits}{individual:03d}") % 31]
+    return f"{digits}-{individual:03d}{check}"
+
+
+def person(i: int, *, email: str | None = None) -> CustomerRecord:
+    """Customer number `i`, with one linkable electricity contract."""
+    return CustomerRecord(
+        customer_number=f"9{i:07d}",
+        personal_id=personal_id(i),
+        details=ContactDetails(
+            given_names=_GIVEN[i % len(_GIVEN)],
+            family_name="Testinen",
+            email=email or f"person{i}@example.fi",
+            phone=f"+35840{i:07d}",
+            street_address=f"Testikatu {i % 200 + 1}",
+            postal_code="00100",
+            post_office="Helsinki",
+            language="fi",
+        ),
+        contracts=(Contract(ContractKind.electricity, f"E-{i:07d}", f"6430000000{i:08d}"),),
+    )
+
+
+def people(n: int) -> list[CustomerRecord]:
+    """`person(0)` to `person(n - 1)`."""
+    return [person(i) for i in range(n)]
+
+
+class SignedBank:
+    """A `BankIdentity` whose callbacks carry an HMAC-signed answer any process can verify."""
+
+    def __init__(
+        self, people: Mapping[str, tuple[str, str]] | None = None, *, key: bytes = b"tests"
+    ) -> None:
+        self._people = dict(people or {})
+        self._key = key
+
+    def banks(self) -> Sequence[Any]:
+        """The Finnish banks."""
+        return FINNISH_BANKS
+
+    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:
+        """A redirect with a fresh state and nonce."""
+        if bank_id not in {b.id for b in FINNISH_BANKS}:
+            raise UnknownBank(bank_id)
+        state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        return BankRedirect(
+            bank_id=bank_id, url=f"https://bank.invalid/?state={state}", state=state, nonce=nonce
+        )
+
+    def approve(self, redirect: BankRedirect, *, personal_id: str) -> BankCallback:
+        """The callback after the user identified as `personal_id`."""
+        payload = json.dumps({"nonce": redirect.nonce, "pid": personal_id}).encode()
+        body = base64.urlsafe_b64encode(payload).decode()
+        return BankCallback({"state": redirect.state, "code": f"{body}.{self._sign(body)}"})
+
+    def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
+        """Verify the state, the signature and the nonce."""
+        if not secrets.compare_digest(callback.params.get("state", ""), expected.state):
+            raise IdentificationFailed("state_mismatch")
+        body, _, signature = callback.params.get("code", "").partition(".")
+        if not hmac.compare_digest(signature, self._sign(body)):
+            raise IdentificationFailed("code_rejected")
+        answer = json.loads(base64.urlsafe_b64decode(body))
+        if answer["nonce"] != expected.nonce:
+            raise IdentificationFailed("nonce_mismatch")
+        given, family = self._people.get(answer["pid"], ("", ""))
+        return VerifiedPerson(personal_id=answer["pid"], given_names=given, family_name=family)
+
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def make_ports(
+    records: Sequence[CustomerRecord],
+    *,
+    hasher: PasswordHasher | None = None,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+) -> Ports:
+    """Ports with `records` in the customer directory and a `SignedBank` that knows them."""
+    names = {r.personal_id: (r.details.given_names, r.details.family_name) for r in records}
+    return Ports(
+        bank=SignedBank(names),
+        customers=InMemoryCustomerDirectory(records),
+        accounts=InMemoryAccountStore(),
+        flows=InMemoryFlowStore(),
+        mailer=RecordingMailer(),
+        policy=PasswordPolicy.helen(),
+        hasher=hasher or Argon2Hasher.insecure_fast(),
+        clock=clock or SystemClock(),
+        settings=settings or Settings(),
+    )
+
+
+def make_service(url: str, records: Sequence[CustomerRecord], **ports: Any) -> RegistrationService:
+    """A service over the SQL database at `url` (tables already created)."""
+    from regflow.adapters.sql import SqlStore
+
+    return RegistrationService(make_ports(records, **ports), SqlStore.from_url(url, pool_size=2))
+
+
+def register_until_review(
+    service: RegistrationService,
+    record: CustomerRecord,
+    *,
+    email: str | None = None,
+    language: str = "fi",
+    password: str = PASSWORD,
+) -> RegistrationFlow:
+    """A new flow for `record`, driven through the service to `reviewing`."""
+    bank = service.ports.bank
+    assert isinstance(bank, SignedBank)
+    flow = service.start(language=language)
+    flow = service.select_bank(flow.id, "nordea")
+    assert flow.redirect is not None
+    callback = bank.approve(flow.redirect, personal_id=record.personal_id)
+    flow = service.complete_identification(flow.id, callback)
+    flow = service.confirm_personal_id(flow.id)
+    details = attrs.evolve(record.details, email=email or record.details.email)
+    return service.submit_details(flow.id, details, password)
+
+
+# -- multi-process helpers --------------------------------------------------------------------
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    """A "forkserver" context whose server has regflow, SQLAlchemy and psycopg imported.
+
+    Children are forked from that clean server (never from the test process, which holds
+    threads and connections), so each starts in milliseconds with its own connections.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.storage_support", "regflow.adapters.sql", "psycopg"])
+    return context
+
+
+def _outcome(call: Any) -> tuple[str, Any]:
+    try:
+        return "ok", call()
+    except RegflowError as error:
+        return error.code, None
+    except Exception:  # a bug: report it to the test rather than dying silently
+        return "crash", traceback.format_exc()
+
+
+def worker_same_email(url: str, index: int, email: str, barrier: Any, results: Any) -> None:
+    """Register person `index` with the shared `email` up to review, wait, then approve."""
+    service = make_service(url, [person(index)])
+    flow = register_until_review(service, person(index), email=email)
+    assert flow.review_token is not None
+    barrier.wait(timeout=60)
+    token = flow.review_token
+    code, _ = _outcome(lambda: service.approve(flow.id, token))
+    results.put((index, flow.id, code))
+
+
+def worker_approve(url: str, flow_id: str, token: str, barrier: Any, results: Any) -> None:
+    """Wait for the others, then approve `flow_id`."""
+    service = make_service(url, [])
+    service.view(flow_id)  # connect and warm up before the race
+    barrier.wait(timeout=60)
+    code, _ = _outcome(lambda: service.approve(flow_id, token))
+    results.put(code)
+
+
+STEPS = ("start", "select_bank", "complete_identification", "confirm", "submit", "approve")
+
+
+def worker_steps(url: str, worker: int, n: int, inbox: Any, results: Any) -> None:
+    """Serve steps of many registrations from `inbox` until None; report each on `results`."""
+    records = people(n)
+    service = make_service(url, records)
+    while (task := inbox.get()) is not None:
+        index, step, flow_id, payload = task
+        record = records[index]
+        started = time.perf_counter()
+
+        def run(step: str = step, flow_id: str = flow_id, payload: Any = payload) -> Any:
+            if step == "start":
+                return service.start(language="fi").id
+            if step == "select_bank":
+                redirect = service.select_bank(flow_id, "op").redirect
+                assert redirect is not None
+                return (redirect.state, redirect.nonce)
+            if step == "complete_identification":
+                return str(service.complete_identification(flow_id, BankCallback(payload)).state)
+            if step == "confirm":
+                return str(service.confirm_personal_id(flow_id).state)
+            if step == "submit":
+                return service.submit_details(flow_id, record.details, PASSWORD).review_token
+            if step == "approve":
+                return str(service.approve(flow_id, payload).state)
+            raise AssertionError(step)  # pragma: no cover
+
+        code, value = _outcome(run)
+        results.put((index, step, worker, code, value, time.perf_counter() - started))
