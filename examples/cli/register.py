@@ -1,6 +1,7 @@
 """An interactive terminal registration: the Helen guide's four phases on regflow's demo ports.
 
-    python examples/cli/register.py [--language en|fi|sv] [--fast-hash] [--flow-ttl SECONDS]
+    python3 tasks.py demo [--language en|fi|sv] [--fast-hash] [--flow-ttl SECONDS]
+    .venv/bin/python examples/cli/register.py [...]     # the same, once .venv exists
 
 This is how a service embeds regflow: build the ports once, start a flow, then loop on
 `flow.state`, show that phase, and call the one event the user chose. The library decides where
@@ -350,7 +351,7 @@ class Registration:
         self.term.say(self.t("username", username=outcome.username))
         if outcome.changed_fields:
             fields = ", ".join(self.t(f"field_{f}") for f in outcome.changed_fields)
-            self.term.say(self.t("changed_fields", fields=fields))
+            self.term.note(self.t("changed_fields", fields=fields))
         for warning in outcome.warnings:
             self.term.say(f"! {self.t.get(f'warning_{warning}', warning)}")
         for contact in outcome.contacts:
@@ -365,7 +366,7 @@ class Registration:
             self.term.say(f"  {self.t('email_to')}: {message.to}")
             self.term.say(f"  {self.t('email_subject')}: {message.subject}")
             for line in message.text.rstrip("\n").splitlines():
-                self.term.say(f"  | {line}")
+                self.term.say(f"  | {line}".rstrip())
         self.term.say()
         self.term.say(f"-> {self.t('continue')}")
 
