@@ -24,6 +24,8 @@ from regflow.errors import (
     SnapshotInvalid,
     UnknownBank,
     UnsupportedCustomerType,
+    UnsupportedLanguage,
+    message_for,
 )
 from regflow.flow import AuditEntry, RegistrationFlow
 from regflow.hashing import Argon2Hasher
@@ -88,6 +90,8 @@ __all__ = [
     "State",
     "UnknownBank",
     "UnsupportedCustomerType",
+    "UnsupportedLanguage",
     "VerifiedPerson",
     "deliver_pending_emails",
+    "message_for",
 ]

@@ -32,6 +32,7 @@ MESSAGES: Final[Mapping[str, str]] = {
         "Please contact customer service, {phone}; they can register you on your behalf."
     ),
     "unknown_bank": N_("The chosen bank is not available for identification."),
+    "unsupported_language": N_("Please choose Swedish, Finnish or English."),
     "unsupported_customer_type": N_(
         "Self-service registration is available to consumer customers only."
     ),
@@ -52,6 +53,27 @@ MESSAGES: Final[Mapping[str, str]] = {
     ),
     "login_failed": N_("The email address or password is incorrect."),
     "login_throttled": N_("Too many failed attempts. Please try again after {retry_at}."),
+    # outcome reasons and warnings (Outcome.reason, Outcome.warnings)
+    "bank_not_listed": N_(
+        "If your bank is not on the list, customer service can register you on your behalf."
+    ),
+    "customer_not_found": N_(
+        "We could not find a customer relationship for your personal identity code. Customer "
+        "service can help you."
+    ),
+    "incomplete_contract_data": N_(
+        "Your contract data is incomplete, so we could not identify your customer relationship. "
+        "Customer service can help you."
+    ),
+    "cancelled": N_("The registration was cancelled."),
+    "expired": N_("The registration has expired. Please start again."),
+    "district_heating_not_linked": N_(
+        "Your district heating contract could not be linked to your account. Please call the "
+        "district heating advisory."
+    ),
+    "contract_not_linked": N_(
+        "A contract could not be linked to your account. Please contact customer service."
+    ),
     # field errors (DetailsRejected.errors)
     "required": N_("This field is required."),
     "too_long_field": N_("This field is too long."),
@@ -79,6 +101,11 @@ MESSAGES: Final[Mapping[str, str]] = {
     ),
     "personal_id_missing": N_("The bank did not return a personal identity code."),
 }
+
+
+def message_for(code: str, language: str = "en", /, **params: object) -> str:
+    """The user-facing text for any code regflow reports (errors, reasons, warnings, fields)."""
+    return translate(DOMAIN, MESSAGES[code], language, **params)
 
 
 class RegflowError(Exception):
@@ -191,6 +218,16 @@ class UnsupportedCustomerType(RegflowError):
 
     def __init__(self, customer_type: str) -> None:
         self.customer_type = customer_type
+        super().__init__()
+
+
+class UnsupportedLanguage(RegflowError):
+    """The language is not one regflow speaks (sv, fi, en)."""
+
+    code = "unsupported_language"
+
+    def __init__(self, language: str) -> None:
+        self.language = language
         super().__init__()
 
 

@@ -11,6 +11,7 @@ after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from stdnum.fi import hetu
 from transitions import MachineError
 
 from regflow import machine
-from regflow._i18n import check_language
+from regflow._i18n import LANGUAGES
 from regflow.emails import confirmation_email
 from regflow.errors import (
     DetailsRejected,
@@ -32,6 +33,7 @@ from regflow.errors import (
     InvalidTransition,
     UnknownBank,
     UnsupportedCustomerType,
+    UnsupportedLanguage,
 )
 from regflow.machine import Event, Guard, State, Transition
 from regflow.model import (
@@ -48,7 +50,8 @@ from regflow.model import (
     VerifiedPerson,
 )
 from regflow.policy import PersonalContext, normalize_password
-from regflow.validation import birth_date, check_personal_id, email_key, validate_details
+from regflow.settings import Settings
+from regflow.validation import birth_date, check_personal_id, comparable, validate_details
 
 if TYPE_CHECKING:
     from regflow.ports import Ports, Snapshot
@@ -57,6 +60,10 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_CUSTOMER_TYPES: Final = frozenset({"consumer"})
 FLOW_ID_BYTES: Final = 24  # 192 random bits, URL-safe base64: 32 characters
+# Longer input is refused before it is normalised or checked (the policy's own maximum is lower;
+# this bounds the work done on hostile input whatever the policy is).
+MAX_PASSWORD_INPUT: Final = 1024
+MAX_CONTEXT_FIELD: Final = 256
 
 
 @attrs.frozen
@@ -74,13 +81,14 @@ class AuditEntry:
 class FlowData:
     """Everything a flow has gathered; replaced as a whole by each successful event."""
 
-    pending: BankRedirect | None = None
+    # personal data stays out of reprs (and so out of tracebacks and logs)
+    pending: BankRedirect | None = attrs.field(default=None, repr=False)
     bank_failures: int = 0
     last_error: str | None = None
-    person: VerifiedPerson | None = None
-    customer: CustomerRecord | None = None
+    person: VerifiedPerson | None = attrs.field(default=None, repr=False)
+    customer: CustomerRecord | None = attrs.field(default=None, repr=False)
     personal_id_confirmed: bool = False
-    details: ContactDetails | None = None
+    details: ContactDetails | None = attrs.field(default=None, repr=False)
     password_hash: str | None = attrs.field(default=None, repr=False)
     review_token: str | None = attrs.field(default=None, repr=False)
     outcome: Outcome | None = None
@@ -90,7 +98,9 @@ class RegistrationFlow:
     """One person's registration, from choosing a bank to a terminal state.
 
     Build with `start` (a new flow) or `restore` (from a snapshot); drive with the event methods;
-    persist with `snapshot()` after every event that returned.
+    persist with `snapshot()` after every event that returned. One flow object serves one request
+    at a time (it is not thread-safe); concurrent requests each restore their own copy, and the
+    flow store's version check decides which of them wins.
     """
 
     __slots__ = (
@@ -123,7 +133,9 @@ class RegistrationFlow:
         """Low-level constructor used by `start` and `restore`; prefer those."""
         self._ports = ports
         self.id = flow_id
-        self.language = check_language(language)
+        if language not in LANGUAGES:
+            raise UnsupportedLanguage(str(language)[:8])
+        self.language = language
         self.customer_type = customer_type
         self._state = state
         self.created_at = created_at
@@ -154,7 +166,7 @@ class RegistrationFlow:
             created_at=now,
             expires_at=now + ports.settings.flow_ttl,
             data=FlowData(),
-            audit=([now.isoformat(), "start", State.choosing_bank, State.choosing_bank, "ok"],),
+            audit=([now.isoformat(), "start", "choosing_bank", "choosing_bank", "ok"],),
         )
         log.info("flow %s started", flow.log_id)
         return flow
@@ -291,7 +303,9 @@ class RegistrationFlow:
     def is_approved(self) -> bool:
         """The review token offered matches the details shown in review."""
         token, offered = self._view.review_token, self._offered_token
-        return token is not None and offered is not None and secrets.compare_digest(token, offered)
+        if token is None or not isinstance(offered, str):
+            return False
+        return hmac.compare_digest(token.encode(), offered.encode())
 
     # -- events -------------------------------------------------------------------------------
 
@@ -299,7 +313,9 @@ class RegistrationFlow:
         """Phase 1: choose a bank; returns where to send the user."""
 
         def decide() -> tuple[str | None, FlowData]:
-            if bank_id not in {bank.id for bank in self._ports.bank.banks()}:
+            if not isinstance(bank_id, str) or bank_id not in {
+                b.id for b in self._ports.bank.banks()
+            }:
                 raise UnknownBank(bank_id)
             redirect = self._ports.bank.begin(bank_id, flow_id=self.id, language=self.language)
             return None, attrs.evolve(self._data, pending=redirect)
@@ -398,11 +414,14 @@ class RegistrationFlow:
             log.info("flow %s: %s refused, guard %s", self.log_id, row.event, failed)
             raise GuardFailed(machine.GUARD_FAILURE_CODES[failed])
         self._data = proposed
-        self.expires_at = now + self._ports.settings.flow_ttl
-        outcome = row.branch or "ok"
+        if row.event is not Event.expire:  # an expired flow's expiry stays when it expired
+            self.expires_at = now + self._ports.settings.flow_ttl
+        outcome = row.reason or row.branch or "ok"
         if row.branch == "bank_failed" and proposed.last_error:
             outcome = proposed.last_error
-        self._audit.append([now.isoformat(), row.event, row.source, row.dest, outcome])
+        self._audit.append(
+            [now.isoformat(), row.event.value, row.source.value, row.dest.value, outcome]
+        )
         log.info("flow %s: %s %s -> %s (%s)", self.log_id, row.event, row.source, row.dest, outcome)
 
     def _guard_holds(self, guard: Guard, proposed: FlowData) -> bool:
@@ -414,7 +433,7 @@ class RegistrationFlow:
             self._proposed = None
 
     def _expire_if_due(self, now: dt.datetime) -> None:
-        if self._state.terminal or now < self.expires_at:
+        if self._state.terminal or now <= self.expires_at:  # DESIGN: events *after* expires_at
             return
         row = machine.row(self._state, Event.expire)
         assert row is not None  # noqa: S101  # every active state has an expire row
@@ -472,16 +491,21 @@ class RegistrationFlow:
             clean = details
         person = self._data.person
         assert person is not None  # noqa: S101  # entering_details is reached identified only
-        normalized = normalize_password(password)
-        context = PersonalContext(
-            given_names=clean.given_names,
-            family_name=clean.family_name,
-            email=clean.email,
-            personal_id=person.personal_id,
-            birth_date=birth_date(person.personal_id),
-        )
-        result = self._ports.policy.check(normalized, context, self.language)
-        errors.extend(FieldError("password", v.code) for v in result.violations)
+        if len(password) > MAX_PASSWORD_INPUT:
+            # Refused before normalising or scanning it: no input may cost unbounded time.
+            normalized = ""
+            errors.append(FieldError("password", "too_long"))
+        else:
+            normalized = normalize_password(password)
+            context = PersonalContext(  # capped: rejected fields may be arbitrarily long
+                given_names=clean.given_names[:MAX_CONTEXT_FIELD],
+                family_name=clean.family_name[:MAX_CONTEXT_FIELD],
+                email=clean.email[:MAX_CONTEXT_FIELD],
+                personal_id=person.personal_id,
+                birth_date=birth_date(person.personal_id),
+            )
+            result = self._ports.policy.check(normalized, context, self.language)
+            errors.extend(FieldError("password", v.code) for v in result.violations)
         if not any(e.field == "email" for e in errors) and self._ports.accounts.exists_for_email(
             clean.email
         ):
@@ -530,26 +554,26 @@ class RegistrationFlow:
             if "district_heating_not_linked" in warnings
             else None,
         )
-        self._ports.accounts.create(
-            NewAccount(
-                account_id=account_id,
-                email=data.details.email,
-                personal_id=data.person.personal_id,
-                customer_number=data.customer.customer_number,
-                password_hash=data.password_hash,
-                profile=data.details,
-                linked_contracts=linked,
-                created_at=self._ports.clock.now(),
-            ),
-            message,
+        account = NewAccount(
+            account_id=account_id,
+            email=data.details.email,
+            personal_id=data.person.personal_id,
+            customer_number=data.customer.customer_number,
+            password_hash=data.password_hash,
+            profile=data.details,
+            linked_contracts=linked,
+            created_at=self._ports.clock.now(),
         )
         outcome = Outcome(
             warnings=tuple(warnings),
             contacts=tuple(contacts),
             username=data.details.email,
-            changed_fields=changed_fields(data.customer.details, data.details),
+            changed_fields=changed_fields(data.customer.details, data.details, settings),
             account_id=account_id,
         )
+        # Last, so that nothing after the write can fail: the account and its email exist
+        # exactly when the flow moves to completed.
+        self._ports.accounts.create(account, message)
         return attrs.evolve(data, outcome=outcome, review_token=None)
 
     def _outcome_for(self, row: Transition, data: FlowData) -> Outcome | None:
@@ -561,18 +585,18 @@ class RegistrationFlow:
         return Outcome(reason=row.reason, contacts=contacts)
 
 
-def changed_fields(master: ContactDetails, profile: ContactDetails) -> tuple[str, ...]:
-    """The contact fields where the e-services profile differs from the master record."""
-    changed = []
-    for name in CONTACT_FIELDS:
-        if name in {"marketing_consent", "language"}:
-            continue
-        before: Any = getattr(master, name)
-        after: Any = getattr(profile, name)
-        if name == "email":
-            same = email_key(before) == email_key(after)
-        else:
-            same = " ".join(str(before).split()) == " ".join(str(after).split())
-        if not same:
-            changed.append(name)
-    return tuple(changed)
+def changed_fields(
+    master: ContactDetails, profile: ContactDetails, settings: Settings
+) -> tuple[str, ...]:
+    """The contact fields where the e-services profile differs from the master record.
+
+    Both sides are compared in normalised form, so a phone number written differently or an
+    email in another letter case is not a change.
+    """
+    return tuple(
+        name
+        for name in CONTACT_FIELDS
+        if name != "marketing_consent"
+        and comparable(name, getattr(master, name), settings)
+        != comparable(name, getattr(profile, name), settings)
+    )

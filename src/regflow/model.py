@@ -25,7 +25,11 @@ def _utc(_instance: object, attribute: attrs.Attribute[dt.datetime], value: dt.d
 
 
 def _str_map(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
+    result = dict(value)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in result.items()):
+        msg = "keys and values must be strings"
+        raise TypeError(msg)
+    return result
 
 
 def _contracts(value: Iterable[Contract]) -> tuple[Contract, ...]:
@@ -225,6 +229,6 @@ class Outcome:
     reason: str | None = None
     warnings: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = ()
-    username: str | None = None
+    username: str | None = attrs.field(default=None, repr=False)  # an email address
     changed_fields: tuple[str, ...] = ()
     account_id: str | None = None

@@ -31,7 +31,11 @@ class Backoff:
 
     def delay(self, attempts: int) -> dt.timedelta:
         """The wait after `attempts` failed attempts (1 or more)."""
-        exponent = min(max(attempts - 1, 0), 30)
+        if self.first >= self.limit:
+            return self.limit
+        # cap the exponent where first * 2**n passes the limit, so no overflow is possible
+        cap = (self.limit // self.first).bit_length()
+        exponent = min(max(attempts - 1, 0), cap)
         return min(self.first * (1 << exponent), self.limit)
 
 

@@ -136,7 +136,7 @@ class AccountStore(Protocol):
 class StoredFlow:
     """A snapshot as stored, with the version to pass back to `FlowStore.save`."""
 
-    snapshot: Snapshot
+    snapshot: Snapshot = attrs.field(repr=False)  # holds personal data: never in a repr
     version: int
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import attrs
+import phonenumbers
 
 from regflow.model import CONTACT_FIELDS, REQUIRED_BY_DEFAULT, Contact
 
@@ -13,6 +14,9 @@ def _check_required(_instance: object, _attribute: object, value: frozenset[str]
     unknown = value - set(CONTACT_FIELDS)
     if unknown:
         msg = f"required_fields names unknown fields: {sorted(unknown)}"
+        raise ValueError(msg)
+    if "marketing_consent" in value:
+        msg = "marketing_consent is a choice, never required"
         raise ValueError(msg)
     if "email" not in value:
         msg = "email is always required: it becomes the username"
@@ -30,6 +34,12 @@ def _positive_duration(
 def _at_least_one(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 1:
         msg = f"{attribute.name} must be at least 1"
+        raise ValueError(msg)
+
+
+def _known_region(_instance: object, _attribute: object, value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        msg = f"phone_region {value!r} is not a region phonenumbers knows"
         raise ValueError(msg)
 
 
@@ -52,7 +62,7 @@ class Settings:
     required_fields: frozenset[str] = attrs.field(
         default=REQUIRED_BY_DEFAULT, converter=frozenset, validator=_check_required
     )
-    phone_region: str = "FI"
+    phone_region: str = attrs.field(default="FI", validator=_known_region)
     allow_temporary_personal_ids: bool = False
     customer_service: Contact = Contact("customer_service", "09 617 8080")  # noqa: RUF009  # frozen
     district_heating_advisory: Contact = Contact(  # noqa: RUF009  # frozen value, safe to share

@@ -10,14 +10,18 @@ refused with `SnapshotInvalid`.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import cattrs
 from cattrs.preconf.json import make_converter
 
-from regflow.errors import SnapshotInvalid
+from regflow.errors import SnapshotInvalid, UnsupportedLanguage
 from regflow.machine import State
+from regflow.model import ContractKind
+from regflow.validation import check_personal_id
 
 if TYPE_CHECKING:
     from regflow.flow import RegistrationFlow
@@ -32,14 +36,49 @@ _converter = make_converter(detailed_validation=False)  # generated code is ~2x 
 _converter.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
 _converter.register_structure_hook(dt.datetime, lambda v, _: _aware(v))
 
+
+def _exact(kind: type[Any]) -> Callable[[Any, Any], Any]:
+    # cattrs' default for str/int/bool is to call the type (so 5 becomes "5" and "no" becomes
+    # True); a snapshot comes from storage and must already have the right types.
+    def structure(value: Any, _type: Any) -> Any:
+        if type(value) is not kind:
+            msg = f"expected {kind.__name__}, got {type(value).__name__}"
+            raise TypeError(msg)
+        return value
+
+    return structure
+
+
+for _kind in (str, int, bool):
+    _converter.register_structure_hook(_kind, _exact(_kind))
+
+
+def _enum(kind: type[enum.Enum]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _type: Any) -> Any:
+        return kind(_str(value))
+
+    return structure
+
+
+# The str enums would otherwise take str's exact hook above (a subclass dispatches to it).
+for _enum_type in (ContractKind, State):
+    _converter.register_structure_hook(_enum_type, _enum(_enum_type))
+
 _F = TypeVar("_F", bound="RegistrationFlow")
 _STATE_NAMES: Final = frozenset(State)
+_FLOW_ID: Final = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_IDENTIFIED: Final = frozenset(
+    {State.confirming_personal_id, State.entering_details, State.reviewing}
+)
 
 
 def _tuple_hook(item_type: type[Any]) -> Callable[[Any, Any], tuple[Any, ...]]:
     item_hook = _converter.get_structure_hook(item_type)
 
     def structure(value: Any, _type: Any) -> tuple[Any, ...]:
+        if type(value) is not list:  # JSON arrays only: a string is not a tuple of strings
+            msg = f"expected a list, got {type(value).__name__}"
+            raise TypeError(msg)
         return tuple([item_hook(v, item_type) for v in value])
 
     return structure
@@ -67,11 +106,11 @@ def _register_fast_hooks() -> None:
         VerifiedPerson,
     )
 
-    for item_type in (Contract, Contact):
+    for item_type in (Contract, Contact, str):
         tuple_type: Any = tuple[item_type, ...]  # type: ignore[valid-type]
         _converter.register_structure_hook_func(_is(tuple_type), _tuple_hook(item_type))
-    for item_type in (BankRedirect, VerifiedPerson, CustomerRecord, ContactDetails, Outcome):
-        _converter.register_structure_hook_func(_is(item_type | None), _optional_hook(item_type))
+    for optional in (BankRedirect, VerifiedPerson, CustomerRecord, ContactDetails, Outcome):
+        _converter.register_structure_hook_func(_is(optional | None), _optional_hook(optional))
     _converter.register_structure_hook_func(
         _is(str | None), lambda value, _: value if value is None else _str(value)
     )
@@ -123,7 +162,7 @@ def flow_from_snapshot(cls: type[_F], snapshot: Snapshot, ports: Ports) -> _F:
         raise SnapshotInvalid(f"expected a dict, got {type(snapshot).__name__}")
     snapshot = migrate(snapshot)
     try:
-        return cls(
+        flow = cls(
             ports,
             flow_id=_str(snapshot["id"]),
             language=_str(snapshot["language"]),
@@ -134,8 +173,42 @@ def flow_from_snapshot(cls: type[_F], snapshot: Snapshot, ports: Ports) -> _F:
             data=_converter.structure(snapshot["data"], FlowData),
             audit=[_audit_record(item) for item in snapshot["audit"]],
         )
-    except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as error:
+        _check_consistent(flow)
+    except (KeyError, TypeError, ValueError, ArithmeticError, cattrs.BaseValidationError) as error:
         raise SnapshotInvalid(f"{type(error).__name__}: {error}") from error
+    except UnsupportedLanguage as error:
+        raise SnapshotInvalid("unsupported language") from error
+    return flow
+
+
+def _check_consistent(flow: RegistrationFlow) -> None:
+    """Refuse data that no sequence of events could have produced for the flow's state."""
+    data, state = flow.data, flow.state
+    if not _FLOW_ID.fullmatch(flow.id):
+        msg = "malformed flow id"
+        raise ValueError(msg)
+    if flow.customer_type != "consumer":
+        msg = "unsupported customer type"
+        raise ValueError(msg)
+    if data.bank_failures < 0:
+        msg = "negative bank failure count"
+        raise ValueError(msg)
+    needs = {
+        "pending": state is State.awaiting_bank,
+        "person": state in _IDENTIFIED,
+        "customer": state in _IDENTIFIED,
+        "details": state is State.reviewing,
+        "password_hash": state is State.reviewing,
+        "review_token": state is State.reviewing,
+        "outcome": state.terminal,
+    }
+    missing = [name for name, needed in needs.items() if needed and getattr(data, name) is None]
+    if missing:
+        msg = f"state {state} lacks {', '.join(missing)}"
+        raise ValueError(msg)
+    if data.person is not None and check_personal_id(data.person.personal_id, allow_temporary=True):
+        msg = "invalid personal identity code"
+        raise ValueError(msg)
 
 
 def _audit_record(item: Any) -> list[str]:
@@ -146,6 +219,7 @@ def _audit_record(item: Any) -> list[str]:
     if item[2] not in _STATE_NAMES or item[3] not in _STATE_NAMES:
         msg = "unknown state in audit entry"
         raise ValueError(msg)
+    dt.datetime.fromisoformat(item[0])  # raises ValueError for a malformed time
     return list(item)
 
 

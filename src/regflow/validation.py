@@ -65,7 +65,11 @@ def validate_details(details: ContactDetails, settings: Settings) -> ContactDeta
     clean: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
         raw: str = getattr(details, name)
+        if len(raw) > 4 * MAX_LENGTHS[name]:  # refuse megabytes before scanning them
+            errors.append(FieldError(name, "too_long_field"))
+            continue
         value = " ".join(raw.split()) if name not in {"email", "phone"} else raw.strip()
+        value = unicodedata.normalize("NFC", value)
         if _has_control_characters(raw.strip()):
             errors.append(FieldError(name, "control_characters"))
             continue
@@ -109,6 +113,19 @@ def _check_formats(clean: dict[str, Any], settings: Settings) -> list[FieldError
     return errors
 
 
+def comparable(name: str, value: str, settings: Settings) -> str:
+    """A contact field's value in the form used to tell whether two values differ."""
+    text = unicodedata.normalize("NFC", " ".join(value.split()))
+    if name == "email":
+        return email_key(text)
+    if name == "phone" and text:
+        try:
+            return _check_phone(text, settings.phone_region)
+        except phonenumbers.NumberParseException:
+            return text
+    return text.lower() if name == "language" else text
+
+
 def email_key(email: str) -> str:
     """The form in which emails are compared for uniqueness: normalised, then casefolded."""
     try:
@@ -124,6 +141,8 @@ def check_personal_id(code: str, *, allow_temporary: bool) -> str | None:
     `invalid_personal_id`: not a valid code (checksum, date, format); `temporary_personal_id`:
     a temporary code (individual number 900-999) while those are not allowed.
     """
+    if not isinstance(code, str) or not code.isascii():
+        return "invalid_personal_id"
     try:
         hetu.validate(code, allow_temporary=True)
     except stdnum_errors.ValidationError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import attrs
 import pytest
@@ -20,7 +21,9 @@ from regflow import (
     State,
     UnknownBank,
     UnsupportedCustomerType,
+    UnsupportedLanguage,
     deliver_pending_emails,
+    message_for,
 )
 from regflow.adapters.memory import (
     DEMO_CUSTOMERS,
@@ -29,6 +32,7 @@ from regflow.adapters.memory import (
     RecordingMailer,
 )
 from regflow.emails import confirmation_message_id
+from regflow.flow import changed_fields
 from regflow.ports import Ports
 from regflow.settings import Settings
 from tests.flows import GOOD_PASSWORD, bank, clock, flow_in
@@ -473,3 +477,40 @@ def test_demo_customers_are_valid() -> None:
 
     for record in DEMO_CUSTOMERS:
         assert validate_details(record.details, Settings()) == record.details
+
+
+def test_logs_carry_no_personal_data(ports: Ports, caplog: pytest.LogCaptureFixture) -> None:
+    """A whole registration logs at DEBUG without the personal id, names, email or password."""
+    caplog.set_level(logging.DEBUG)
+    flow = register(ports, "131052-308T", "anna@example.fi")
+    deliver_pending_emails(ports)
+    text = caplog.text + repr(flow) + repr(flow.data) + repr(ports.flows)
+    assert caplog.records  # the flow does log its steps
+    for secret in ("131052-308T", "Virtanen", "anna@example.fi", GOOD_PASSWORD, flow.id):
+        assert secret not in text
+
+
+def test_unsupported_language_is_a_regflow_error(ports: Ports) -> None:
+    """A language regflow does not speak is refused with a stable code."""
+    with pytest.raises(UnsupportedLanguage) as info:
+        RegistrationFlow.start(ports, language="de")
+    assert info.value.code == "unsupported_language"
+
+
+def test_changed_fields_compare_normalised_values(ports: Ports) -> None:
+    """The same phone number written differently, or the email in capitals, is not a change."""
+    master = DEMO_CUSTOMERS[0].details
+    profile = attrs.evolve(master, phone="+358 40 1234567", email=master.email.upper())
+    assert changed_fields(master, profile, Settings()) == ()
+    assert changed_fields(master, attrs.evolve(master, language="sv"), Settings()) == ("language",)
+
+
+def test_outcome_codes_have_messages(ports: Ports) -> None:
+    """Every reason and warning a flow can report has a user-facing message in each language."""
+    from regflow.machine import TRANSITIONS
+
+    codes = {r.reason for r in TRANSITIONS if r.reason}
+    codes |= {"district_heating_not_linked", "contract_not_linked"}
+    for code in codes:
+        for language in ("sv", "fi", "en"):
+            assert message_for(code, language)

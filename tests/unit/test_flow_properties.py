@@ -26,8 +26,10 @@ from hypothesis.stateful import (
 )
 
 from regflow import (
+    AdapterError,
     Argon2Hasher,
     BankCallback,
+    BankRedirect,
     FlowExpired,
     RegflowError,
     RegistrationFlow,
@@ -50,7 +52,9 @@ PEOPLE = ["131052-308T", "010594Y239M", "240467-541E", "280699-255N", "071290-87
 PEOPLE += ["150380-123P", "131052-308X", "131052-9085", "not a code"]
 EMAILS = ["a@example.fi", "A@EXAMPLE.fi", "b@example.fi", "johan.eriksson@example.fi", "bad@"]
 PASSWORDS = ["Kukkaruukku7Q", "Tulppaani84Xz", "Sininen#Lintu42", "short", "Virtuoso2024x", ""]
-BANKS = ["nordea", "op", "aktia", "nonexistent", ""]
+BANKS = ["nordea", "op", "aktia", "nonexistent", "", "\u00e4"]
+ANY_TEXT = st.text(max_size=40)
+FAKES = ["bank", "customers", "accounts", "mailer"]
 
 STEPS = {"count": 0}
 
@@ -73,6 +77,7 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.clock = self.ports.clock
         self.all_flows: list[RegistrationFlow] = []
         self.terminal: dict[str, State] = {}
+        self.approved_with_current_token: set[str] = set()
 
     # -- the one rule ---------------------------------------------------------------------------
 
@@ -108,7 +113,7 @@ class RegistrationMachine(RuleBasedStateMachine):
         """Start another flow."""
         return self.new_flow(language)
 
-    @rule(flow=flows, bank_id=st.sampled_from(BANKS))
+    @rule(flow=flows, bank_id=st.sampled_from(BANKS) | ANY_TEXT)
     def select_bank(self, flow: RegistrationFlow, bank_id: str) -> None:
         """Choose a bank, listed or not."""
         self.apply(flow, "select_bank", lambda: flow.select_bank(bank_id))
@@ -127,15 +132,18 @@ class RegistrationMachine(RuleBasedStateMachine):
         flow=flows,
         person=st.sampled_from(PEOPLE),
         answer=st.sampled_from(["approve", "approve", "approve", "cancel", "fail", "forged"]),
+        junk=st.dictionaries(st.sampled_from(["state", "code", "error", "x"]), ANY_TEXT),
     )
-    def complete_identification(self, flow: RegistrationFlow, person: str, answer: str) -> None:
-        """The bank answers: approval as someone, a cancel, a failure or a forged callback."""
-        redirect = flow.redirect or self.bank.begin("op", flow_id="x", language="fi")
+    def complete_identification(
+        self, flow: RegistrationFlow, person: str, answer: str, junk: dict[str, str]
+    ) -> None:
+        """The bank answers: approval as someone, a cancel, a failure, or forged/junk params."""
+        redirect = flow.redirect or BankRedirect(bank_id="op", url="-", state="s", nonce="n")
         callback = {
             "approve": lambda: self.bank.approve(redirect, personal_id=person),
             "cancel": lambda: self.bank.cancel(redirect),
             "fail": lambda: self.bank.fail(redirect),
-            "forged": lambda: BankCallback({"state": "forged", "code": "forged"}),
+            "forged": lambda: BankCallback({"state": "forged", "code": "forged", **junk}),
         }[answer]()
         self.apply(flow, "complete_identification", lambda: flow.complete_identification(callback))
 
@@ -146,8 +154,8 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     @rule(
         flow=flows,
-        email=st.sampled_from(EMAILS),
-        password=st.sampled_from(PASSWORDS),
+        email=st.sampled_from(EMAILS) | ANY_TEXT,
+        password=st.sampled_from(PASSWORDS) | ANY_TEXT,
         postal=st.sampled_from(["00100", "0010", ""]),
     )
     def submit_details(
@@ -163,15 +171,62 @@ class RegistrationMachine(RuleBasedStateMachine):
         """Back from review to the details."""
         self.apply(flow, "edit", flow.edit)
 
-    @rule(flow=flows, token=st.sampled_from(["current", "current", "stale", "garbage"]))
-    def approve(self, flow: RegistrationFlow, token: str) -> None:
+    @rule(
+        flow=flows,
+        token=st.sampled_from(["current", "current", "stale", "garbage"]),
+        text=ANY_TEXT,
+    )
+    def approve(self, flow: RegistrationFlow, token: str, text: str) -> None:
         """Approve with the current review token, a stale one or garbage."""
         offered = {
             "current": flow.review_token or "",
             "stale": "x" * 32,
-            "garbage": "",
+            "garbage": text,
         }[token]
+        current = flow.review_token is not None and offered == flow.review_token
         self.apply(flow, "approve", lambda: flow.approve(offered))
+        newly_completed = flow.id not in self.approved_with_current_token
+        if flow.state is State.completed and newly_completed:
+            assert current, "completed without the current review token"
+            self.approved_with_current_token.add(flow.id)
+
+    @rule(
+        flow=flows,
+        person=st.sampled_from(PEOPLE[:3]),
+        email=st.sampled_from(EMAILS[:3]),
+        token=st.sampled_from(["current", "stale", "garbage"]),
+    )
+    def progress(self, flow: RegistrationFlow, person: str, email: str, token: str) -> None:
+        """Drive the flow through the phases with valid input up to an approve with `token`."""
+        for _ in range(5):
+            state = flow.state
+            if state is State.choosing_bank:
+                self.apply(flow, "select_bank", lambda: flow.select_bank("nordea"))
+            elif state is State.awaiting_bank and flow.redirect is not None:
+                callback = self.bank.approve(flow.redirect, personal_id=person)
+                self.apply(
+                    flow,
+                    "complete_identification",
+                    lambda callback=callback: flow.complete_identification(callback),
+                )
+            elif state is State.confirming_personal_id:
+                self.apply(flow, "confirm_personal_id", flow.confirm_personal_id)
+            elif state is State.entering_details and flow.prefilled is not None:
+                details = attrs.evolve(flow.prefilled, email=email)
+                self.apply(
+                    flow,
+                    "submit_details",
+                    lambda details=details: flow.submit_details(details, PASSWORDS[1]),
+                )
+            elif state is State.reviewing:
+                self.approve(flow, token, "")
+            if flow.state is state:
+                return
+
+    @rule(fake=st.sampled_from(FAKES), down=st.booleans())
+    def outage(self, fake: str, down: bool) -> None:
+        """A backend goes down or comes back; events meanwhile must change nothing."""
+        getattr(self.ports, fake).outage = down
 
     @rule(flow=flows)
     def cancel(self, flow: RegistrationFlow) -> None:
@@ -193,8 +248,11 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     @rule()
     def deliver(self) -> None:
-        """The outbox relay runs."""
-        deliver_pending_emails(self.ports)
+        """The outbox relay runs (an account-store outage stops the pass, losing nothing)."""
+        try:
+            deliver_pending_emails(self.ports)
+        except AdapterError:
+            assert self.accounts.outage
 
     # -- invariants -----------------------------------------------------------------------------
 

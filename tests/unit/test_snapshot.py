@@ -75,3 +75,31 @@ def test_restore_builds_no_machine(ports: Ports, monkeypatch: pytest.MonkeyPatch
     restored.confirm_personal_id()
     assert machine.shared_machine() is shared
     assert restored.state is State.entering_details
+
+
+@pytest.mark.parametrize(
+    ("state", "mutate"),
+    [
+        (State.reviewing, lambda s: s["data"].update(bank_failures=float("inf"))),
+        (State.reviewing, lambda s: s["data"].update(bank_failures=-50)),
+        (State.reviewing, lambda s: s["data"].update(bank_failures="2")),
+        (State.reviewing, lambda s: s["data"].update(personal_id_confirmed="no")),
+        (State.reviewing, lambda s: s["data"]["details"].update(given_names=123)),
+        (State.completed, lambda s: s["data"]["outcome"].update(warnings="abc")),
+        (State.reviewing, lambda s: s.update(customer_type="business")),
+        (State.reviewing, lambda s: s.update(id="")),
+        (State.reviewing, lambda s: s.update(language="de")),
+        (State.reviewing, lambda s: s["data"]["person"].update(personal_id="not a code")),
+        (State.reviewing, lambda s: s["audit"][0].__setitem__(0, "garbage")),
+        (State.awaiting_bank, lambda s: s["data"].update(pending=None)),
+        (State.entering_details, lambda s: s["data"].update(person=None)),
+        (State.reviewing, lambda s: s["data"].update(review_token=None)),
+        (State.completed, lambda s: s["data"].update(outcome=None)),
+    ],
+)
+def test_inconsistent_snapshots_are_refused(ports: Ports, state: State, mutate: object) -> None:
+    """Wrong types, impossible values and data that does not fit the state are refused."""
+    snapshot = json.loads(json.dumps(flow_in(state, ports).snapshot()))
+    mutate(snapshot)  # type: ignore[operator]
+    with pytest.raises(SnapshotInvalid):
+        RegistrationFlow.restore(snapshot, ports)

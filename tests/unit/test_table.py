@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from regflow import InvalidTransition, RegflowError, State
+from regflow import InvalidTransition, State
 from regflow.machine import TERMINAL_STATES, TRANSITIONS, Event, rows_for
 from regflow.ports import Ports
 from tests.flows import USER_EVENTS, flow_in, shortest_paths, take, valid_call
@@ -72,7 +72,7 @@ def test_terminal_states_allow_no_event(state: State, ports: Ports) -> None:
     outcome = flow.outcome
     assert outcome is not None
     for event in USER_EVENTS:
-        with pytest.raises(RegflowError):
+        with pytest.raises(InvalidTransition):
             valid_call(event)(flow, ports)
     assert flow.state is state
     assert flow.outcome == outcome

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Final
 from urllib.parse import urlencode
 
 import attrs
+from stdnum.fi import hetu
 
 from regflow.errors import (
     AdapterError,
@@ -156,20 +158,27 @@ class SimulatedBank(_Faultable):
         """Verify the callback against the flow's expectation, like a real adapter."""
         self._check()
         params = callback.params
-        if not secrets.compare_digest(params.get("state", ""), expected.state):
+        if "state" not in params:
+            raise IdentificationFailed("invalid_callback")
+        if not _same(params["state"], expected.state):
             raise IdentificationFailed("state_mismatch")
         error = params.get("error")
         if error == "access_denied":
             raise IdentificationFailed("identification_cancelled")
         if error:
-            raise IdentificationFailed("identification_rejected", detail=error[:40])
+            raise IdentificationFailed("identification_rejected")
         with self._lock:
             issued = self._codes.pop(params.get("code", ""), None)
         if issued is None:
             raise IdentificationFailed("code_rejected")
-        if not secrets.compare_digest(issued.nonce, expected.nonce):
+        if not _same(issued.nonce, expected.nonce):
             raise IdentificationFailed("nonce_mismatch")
         return issued.person
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (compare_digest on str does not)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 class InMemoryCustomerDirectory(_Faultable):
@@ -179,12 +188,12 @@ class InMemoryCustomerDirectory(_Faultable):
 
     def __init__(self, records: Iterable[CustomerRecord] = ()) -> None:
         super().__init__()
-        self._records = {r.personal_id: r for r in records}
+        self._records = {hetu.compact(r.personal_id): r for r in records}
 
     def find_by_personal_id(self, personal_id: str) -> CustomerRecord | None:
         """The record for this code, or None."""
         self._check()
-        return self._records.get(personal_id)
+        return self._records.get(hetu.compact(personal_id))
 
 
 class _Journaled(_Faultable):
