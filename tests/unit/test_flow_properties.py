@@ -318,7 +318,7 @@ def test_registration_state_machine() -> None:
     run_state_machine_as_test(
         RegistrationMachine,
         settings=settings(
-            max_examples=2500 if ci else 60,
+            max_examples=2000 if ci else 60,
             stateful_step_count=60 if ci else 30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
