@@ -1,4 +1,7 @@
-"""PostgreSQL fixtures, imported by the conftest files that need them.
+"""Storage fixtures (PostgreSQL, SQLite, in memory), imported by the conftest files that use them.
+
+`storage` is parametrised: each test using it runs on the in-memory fakes, on SQLite (a file in
+the test's temporary directory) and on PostgreSQL.
 
 `REGFLOW_TEST_POSTGRES_URL` names the server (CI: postgresql://postgres@127.0.0.1:5432/test).
 Unset: the PostgreSQL tests skip, unless `REGFLOW_REQUIRE_POSTGRES=1` (CI sets it), which makes
@@ -12,8 +15,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from regflow.ports import Storage
 
 POSTGRES_URL_ENV = "REGFLOW_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "REGFLOW_REQUIRE_POSTGRES"
@@ -59,3 +67,28 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(_libpq_url(postgres_server_url), autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLAlchemy URL for a new SQLite file in the test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'regflow.sqlite3'}"
+
+
+STORAGES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STORAGES)
+def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """Empty storage of each kind, with its tables created."""
+    if request.param == "memory":
+        from regflow.adapters.memory import InMemoryStorage
+
+        yield InMemoryStorage()
+        return
+    from regflow.adapters.sql import SqlStore
+
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    with SqlStore.from_url(request.getfixturevalue(fixture)) as store:
+        store.create_schema()
+        yield store

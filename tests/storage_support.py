@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import base64
+import collections
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -20,7 +22,7 @@ import multiprocessing.context
 import secrets
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -164,6 +166,18 @@ def make_service(url: str, records: Sequence[CustomerRecord], **ports: Any) -> R
     return RegistrationService(make_ports(records, **ports), SqlStore.from_url(url, pool_size=2))
 
 
+@contextlib.contextmanager
+def sql_service(
+    url: str, records: Sequence[CustomerRecord], **ports: Any
+) -> Iterator[RegistrationService]:
+    """`make_service`, closing the store's connections at the end."""
+    service = make_service(url, records, **ports)
+    try:
+        yield service
+    finally:
+        service.storage.close()  # type: ignore[attr-defined]  # an SqlStore
+
+
 def register_until_review(
     service: RegistrationService,
     record: CustomerRecord,
@@ -188,7 +202,7 @@ def register_until_review(
 # -- multi-process helpers --------------------------------------------------------------------
 
 
-def mp_context() -> multiprocessing.context.BaseContext:
+def mp_context() -> multiprocessing.context.ForkServerContext:
     """A "forkserver" context whose server has regflow, SQLAlchemy and psycopg imported.
 
     Children are forked from that clean server (never from the test process, which holds
@@ -236,26 +250,164 @@ def worker_steps(url: str, worker: int, n: int, inbox: Any, results: Any) -> Non
     records = people(n)
     service = make_service(url, records)
     while (task := inbox.get()) is not None:
-        index, step, flow_id, payload = task
-        record = records[index]
+        index, step = task[0], task[1]
         started = time.perf_counter()
-
-        def run(step: str = step, flow_id: str = flow_id, payload: Any = payload) -> Any:
-            if step == "start":
-                return service.start(language="fi").id
-            if step == "select_bank":
-                redirect = service.select_bank(flow_id, "op").redirect
-                assert redirect is not None
-                return (redirect.state, redirect.nonce)
-            if step == "complete_identification":
-                return str(service.complete_identification(flow_id, BankCallback(payload)).state)
-            if step == "confirm":
-                return str(service.confirm_personal_id(flow_id).state)
-            if step == "submit":
-                return service.submit_details(flow_id, record.details, PASSWORD).review_token
-            if step == "approve":
-                return str(service.approve(flow_id, payload).state)
-            raise AssertionError(step)  # pragma: no cover
-
-        code, value = _outcome(run)
+        code, value = _outcome(lambda t=task: _step(service, records[t[0]], *t[1:]))
         results.put((index, step, worker, code, value, time.perf_counter() - started))
+
+
+def _step(
+    service: RegistrationService, record: CustomerRecord, step: str, flow_id: str, payload: Any
+) -> Any:
+    if step == "start":
+        return service.start(language="fi").id
+    if step == "select_bank":
+        redirect = service.select_bank(flow_id, "op").redirect
+        assert redirect is not None
+        return (redirect.state, redirect.nonce)
+    if step == "complete_identification":
+        return str(service.complete_identification(flow_id, BankCallback(payload)).state)
+    if step == "confirm":
+        return str(service.confirm_personal_id(flow_id).state)
+    if step == "submit":
+        return service.submit_details(flow_id, record.details, PASSWORD).review_token
+    if step == "approve":
+        return str(service.approve(flow_id, payload).state)
+    raise AssertionError(step)  # pragma: no cover
+
+
+def worker_register_then_hang(url: str, ready: Any) -> None:
+    """Complete a registration (the account commits), report the flow id, then hang: the
+    process is killed before any relay sends the email."""
+    service = make_service(url, [person(0)])
+    flow = register_until_review(service, person(0))
+    assert flow.review_token is not None
+    service.approve(flow.id, flow.review_token)
+    ready.put(flow.id)
+    time.sleep(600)
+
+
+class _HangingMailer:
+    def __init__(self, ready: Any) -> None:
+        self.ready = ready
+
+    def send(self, message: Any) -> None:
+        self.ready.put(message.message_id)
+        time.sleep(600)
+
+
+def worker_claim_then_hang(url: str, lease_seconds: float, ready: Any) -> None:
+    """Run a relay pass whose mailer hangs once the message is claimed; the process is killed
+    mid-send."""
+    from regflow.adapters.sql import SqlStore
+    from regflow.outbox import OutboxPorts, deliver_pending_emails
+
+    store = SqlStore.from_url(url)
+    ports = OutboxPorts(accounts=store.accounts, mailer=_HangingMailer(ready), clock=SystemClock())
+    deliver_pending_emails(ports, lease=dt.timedelta(seconds=lease_seconds))
+
+
+# -- multi-process scenarios, shared by the PostgreSQL and SQLite tests -------------------------
+
+
+def table_counts(url: str) -> dict[str, int]:
+    """How many accounts, queued emails and flows the database holds."""
+    import sqlalchemy as sa
+
+    from regflow.adapters.sql import SqlStore, accounts_table, flows_table, outbox_table
+
+    with SqlStore.from_url(url) as store, store.engine.connect() as connection:
+        return {
+            table.name: connection.execute(
+                sa.select(sa.func.count()).select_from(table)
+            ).scalar_one()
+            for table in (accounts_table, outbox_table, flows_table)
+        }
+
+
+def _join_all(processes: Sequence[Any]) -> None:
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0, f"worker exit code {process.exitcode}"
+
+
+def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
+    """`count` processes register different people with one email, then approve at once;
+    returns (person, flow id, outcome code) for each."""
+    context = mp_context()
+    barrier, results = context.Barrier(count), context.Queue()
+    processes = [
+        context.Process(
+            target=worker_same_email, args=(url, i, "Shared@Example.fi", barrier, results)
+        )
+        for i in range(count)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    _join_all(processes)
+    return outcomes
+
+
+def race_approve(url: str, flow_id: str, token: str, count: int) -> collections.Counter[str]:
+    """`count` processes approve one flow at once; returns how often each outcome came."""
+    context = mp_context()
+    barrier, results = context.Barrier(count), context.Queue()
+    processes = [
+        context.Process(target=worker_approve, args=(url, flow_id, token, barrier, results))
+        for _ in range(count)
+    ]
+    for process in processes:
+        process.start()
+    codes = collections.Counter(results.get(timeout=120) for _ in processes)
+    _join_all(processes)
+    return codes
+
+
+def hop_registrations(url: str, n: int, workers: int) -> dict[int, list[int]]:
+    """`n` registrations served by `workers` processes, each step by another process than the
+    step before; returns, per registration, the workers that served its steps in order.
+
+    Fails on the first step that does not succeed.
+    """
+    records, bank = people(n), SignedBank()
+    context = mp_context()
+    inboxes = [context.Queue() for _ in range(workers)]
+    results = context.Queue()
+    processes = [
+        context.Process(target=worker_steps, args=(url, w, n, inboxes[w], results))
+        for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    flow_ids: dict[int, str] = {}
+    served_by: dict[int, list[int]] = collections.defaultdict(list)
+
+    def send(index: int, step: int, payload: Any = None) -> None:
+        worker = (index + step) % workers  # never the worker of the step before
+        inboxes[worker].put((index, STEPS[step], flow_ids.get(index, ""), payload))
+
+    for index in range(n):
+        send(index, 0)
+    for _ in range(n * len(STEPS)):
+        index, step_name, worker, code, value, _seconds = results.get(timeout=120)
+        assert code == "ok", (index, step_name, code, value)
+        served_by[index].append(worker)
+        step = STEPS.index(step_name)
+        if step_name == "start":
+            flow_ids[index] = value
+        if step + 1 == len(STEPS):
+            assert value == "completed"
+            continue
+        payload: Any = None
+        if step_name == "select_bank":
+            state, nonce = value
+            redirect = BankRedirect(bank_id="op", url="-", state=state, nonce=nonce)
+            payload = dict(bank.approve(redirect, personal_id=records[index].personal_id).params)
+        elif step_name == "submit":
+            payload = value  # the review token
+        send(index, step + 1, payload)
+    for inbox in inboxes:
+        inbox.put(None)
+    _join_all(processes)
+    return served_by

@@ -155,14 +155,19 @@ def _smtp_environ(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the relay as configured by `args`; 0 on success, 1 when a `--once` pass failed."""
+    """Run the relay as configured by `args`; 0 on success, 1 when a `--once` pass failed,
+    2 for a configuration error."""
     from regflow.adapters.memory import SystemClock
     from regflow.adapters.smtp import SmtpConfig, SmtpMailer
     from regflow.adapters.sql import DEFAULT_URL, SqlStore
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    mailer = SmtpMailer(SmtpConfig.from_env(_smtp_environ(args)))
+    try:
+        mailer = SmtpMailer(SmtpConfig.from_env(_smtp_environ(args)))
+    except ValueError as error:
+        log.error("relay: %s", error)  # a configuration error: no traceback
+        return 2
     backoff = Backoff(
         first=dt.timedelta(seconds=args.backoff), limit=dt.timedelta(seconds=args.backoff_limit)
     )

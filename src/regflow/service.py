@@ -138,33 +138,32 @@ class RegistrationService:
         write: bool = True,
     ) -> RegistrationFlow:
         expired = False
-        with self.storage.unit_of_work() as uow:
-            stored = uow.flows.load(flow_id)
-            flow = RegistrationFlow.restore(stored.snapshot, self._ports_for(uow))
-            if flow.state is State.expired:
-                raise FlowExpired
-            try:
-                event(flow)
-            except FlowExpired:
-                expired = True  # the one exception that changed the flow: keep the change
-            if write or expired:
-                self._save(uow, flow, stored.version, expired=expired)
+        try:
+            with self.storage.unit_of_work() as uow:
+                stored = uow.flows.load(flow_id)
+                flow = RegistrationFlow.restore(stored.snapshot, self._ports_for(uow))
+                if flow.state is State.expired:
+                    raise FlowExpired
+                try:
+                    event(flow)
+                except FlowExpired:
+                    expired = True  # the one exception that changed the flow: keep the change
+                if write or expired:
+                    uow.flows.save(
+                        flow.id,
+                        flow.snapshot(),
+                        expected_version=stored.version,
+                        expires_at=flow.expires_at,
+                    )
+        except ConcurrentUpdate:
+            if not expired:
+                raise
+            # Someone saved first; the flow is past its expiry either way (the next load
+            # expires it again), and the caller still learns that it expired.
+            log.info("flow %s: expired concurrently", flow_id[:8])
         if expired:
             raise FlowExpired
         return flow
 
     def _ports_for(self, uow: UnitOfWork) -> Ports:
         return attrs.evolve(self.ports, accounts=uow.accounts, flows=uow.flows)
-
-    @staticmethod
-    def _save(uow: UnitOfWork, flow: RegistrationFlow, version: int, *, expired: bool) -> None:
-        try:
-            uow.flows.save(
-                flow.id, flow.snapshot(), expected_version=version, expires_at=flow.expires_at
-            )
-        except ConcurrentUpdate:
-            if not expired:
-                raise
-            # Someone saved first; the flow is past its expiry either way, and the next load
-            # expires it again. The caller still learns that it expired.
-            log.info("flow %s: expired concurrently", flow.log_id)

@@ -116,6 +116,20 @@ def test_person_conflict_wins_over_email_conflict(accounts: AccountStore) -> Non
         accounts.create(new_account(2, email="person1@example.fi", personal_id="pid-1"), message(2))
 
 
+def test_duplicate_message_id_creates_no_account(storage: Storage) -> None:
+    """An email id already queued refuses the account too: both or neither, in a unit too."""
+    storage.accounts.create(new_account(1), message(1))
+    with pytest.raises(AlreadyRegistered):
+        storage.accounts.create(new_account(2), message(1))
+    with storage.unit_of_work() as uow:
+        with pytest.raises(AlreadyRegistered):
+            uow.accounts.create(new_account(3), message(1))
+        uow.flows.save("f1", snapshot(), expected_version=None, expires_at=T0)
+    assert not storage.accounts.exists_for_person("pid-2")
+    assert not storage.accounts.exists_for_person("pid-3")
+    assert storage.flows.load("f1").version == 1
+
+
 def test_create_queues_the_email(accounts: AccountStore) -> None:
     """The email created with the account is pending, as given, with no attempts yet."""
     accounts.create(new_account(1), message(1, language="sv"))
@@ -126,7 +140,7 @@ def test_create_queues_the_email(accounts: AccountStore) -> None:
 
 def test_pending_messages_oldest_first_and_limited(accounts: AccountStore) -> None:
     """Pending messages come oldest first, at most `limit` of them."""
-    for n in (3, 1, 2):
+    for n in (1, 2, 3):
         accounts.create(new_account(n), message(n))
     ids = [m.message.message_id for m in accounts.pending_messages(T0 + MINUTE * 10, 2)]
     assert ids == ["registration-confirmation.flow1", "registration-confirmation.flow2"]
@@ -244,15 +258,22 @@ def test_unit_of_work_commits_its_writes_together(storage: Storage) -> None:
 def test_unit_of_work_that_raises_writes_nothing(storage: Storage) -> None:
     """A unit that raises leaves no account, no queued email and no flow change behind."""
     storage.flows.save("f1", snapshot("reviewing"), expected_version=None, expires_at=T0)
-    with pytest.raises(RuntimeError, match="boom"), storage.unit_of_work() as uow:
-        stored = uow.flows.load("f1")
-        uow.accounts.create(new_account(1), message(1))
-        uow.flows.save("f1", snapshot("completed"), expected_version=stored.version, expires_at=T0)
-        uow.flows.save("f2", snapshot(), expected_version=None, expires_at=T0)
-        raise RuntimeError("boom")
+
+    def complete_then_fail() -> None:
+        with storage.unit_of_work() as uow:
+            stored = uow.flows.load("f1")
+            uow.accounts.create(new_account(1), message(1))
+            uow.flows.save(
+                "f1", snapshot("completed"), expected_version=stored.version, expires_at=T0
+            )
+            uow.flows.save("f2", snapshot(), expected_version=None, expires_at=T0)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        complete_then_fail()
     assert not storage.accounts.exists_for_person("pid-1")
     assert storage.accounts.pending_messages(T0 + MINUTE * 60, 10) == []
-    assert storage.flows.load("f1") .snapshot == snapshot("reviewing")
+    assert storage.flows.load("f1").snapshot == snapshot("reviewing")
     with pytest.raises(FlowNotFound):
         storage.flows.load("f2")
 
@@ -271,10 +292,17 @@ def test_refused_account_leaves_the_unit_usable(storage: Storage) -> None:
 def test_flow_changed_since_load_stops_the_unit(storage: Storage) -> None:
     """A flow saved by someone else after the unit loaded it: ConcurrentUpdate, no account."""
     storage.flows.save("f1", snapshot("reviewing"), expected_version=None, expires_at=T0)
-    with pytest.raises(ConcurrentUpdate), storage.unit_of_work() as uow:
-        stored = uow.flows.load("f1")
-        storage.flows.save("f1", snapshot("cancelled"), expected_version=1, expires_at=T0)
-        uow.accounts.create(new_account(1), message(1))
-        uow.flows.save("f1", snapshot("completed"), expected_version=stored.version, expires_at=T0)
+
+    def complete_after_someone_else() -> None:
+        with storage.unit_of_work() as uow:
+            stored = uow.flows.load("f1")
+            storage.flows.save("f1", snapshot("cancelled"), expected_version=1, expires_at=T0)
+            uow.accounts.create(new_account(1), message(1))
+            uow.flows.save(
+                "f1", snapshot("completed"), expected_version=stored.version, expires_at=T0
+            )
+
+    with pytest.raises(ConcurrentUpdate):
+        complete_after_someone_else()
     assert not storage.accounts.exists_for_person("pid-1")
     assert storage.accounts.pending_messages(T0 + MINUTE * 60, 10) == []

@@ -329,3 +329,12 @@ def oidc_bank(oidc_broker: OidcProviderProcess) -> Iterator[OidcBankIdentity]:
     """An `OidcBankIdentity` talking to the test provider, closed after the test."""
     with oidc_broker.adapter() as bank:
         yield bank
+
+
+# Storage fixtures (PostgreSQL, SQLite, in memory) for the service, relay and PostgreSQL tests.
+from tests.storage_fixtures import (  # noqa: E402, F401  # fixtures, kept apart from the OIDC ones
+    postgres_server_url,
+    postgres_url,
+    sqlite_url,
+    storage,
+)

@@ -34,6 +34,8 @@ _DOT_ATOM: Final = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
 )
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
+# RFC 5322's hard line limit: long headers (a Message-ID) stay on one line, unfolded
+_POLICY: Final = email.policy.SMTP.clone(max_line_length=998)
 
 
 def _port(_instance: object, _attribute: object, value: int) -> None:
@@ -77,13 +79,18 @@ class SmtpConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SmtpConfig:
-        """Read `REGFLOW_SMTP_*` and `REGFLOW_MAIL_FROM` (see the README's relay section)."""
+        """Read `REGFLOW_SMTP_*` and `REGFLOW_MAIL_FROM` (required; see the README's relay
+        section); `ValueError` when a value is missing or malformed."""
         cafile = environ.get("REGFLOW_SMTP_CAFILE")
         implicit = environ.get("REGFLOW_SMTP_IMPLICIT_TLS", "").lower() in _TRUE
         starttls = environ.get("REGFLOW_SMTP_STARTTLS", "").lower() in _TRUE
         default_port = 465 if implicit else 587 if starttls else 25
+        sender = environ.get("REGFLOW_MAIL_FROM", "")
+        if not sender:
+            msg = "REGFLOW_MAIL_FROM (the sender address) is not set"
+            raise ValueError(msg)
         return cls(
-            sender=environ.get("REGFLOW_MAIL_FROM", "no-reply@localhost.localdomain"),
+            sender=sender,
             host=environ.get("REGFLOW_SMTP_HOST", "localhost"),
             port=int(environ.get("REGFLOW_SMTP_PORT", default_port)),
             starttls=starttls,
@@ -117,16 +124,17 @@ class SmtpMailer:
         """The MIME message `send` hands to the server: text and HTML alternatives."""
         config = self.config
         domain = config.message_id_domain or config.sender.rsplit("@", 1)[1].rstrip(">")
-        mime = MimeMessage(policy=email.policy.SMTP)
+        mime = MimeMessage(policy=_POLICY)
         mime["From"] = config.sender
         mime["To"] = message.to
         mime["Subject"] = message.subject
         mime["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
         mime["Message-ID"] = message_id_header(message.message_id, domain)
-        mime["Content-Language"] = message.language
         mime["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-        mime.set_content(message.text, charset="utf-8")
-        mime.add_alternative(message.html, subtype="html", charset="utf-8")
+        # quoted-printable keeps the message 7-bit: no server needs 8BITMIME for it
+        mime.set_content(message.text, charset="utf-8", cte="quoted-printable")
+        mime.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
+        mime["Content-Language"] = message.language  # after the parts: they take Content-* along
         return mime
 
     def send(self, message: EmailMessage) -> None:

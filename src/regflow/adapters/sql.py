@@ -12,12 +12,20 @@ Theory of operation. `SqlStore(engine)` gives the two stores in two flavours:
   transaction: it commits when the block ends normally and rolls back when it raises. The
   transaction begins at the unit's first write, not at its first read, so that what an event
   does before writing (argon2 hashing, a call to the bank's broker) holds no lock. Optimistic
-  concurrency makes that safe: a flow loaded in the unit is *claimed* at the version it had,
-  and the transaction's first statement checks the claim (`SELECT ... FOR UPDATE` on
-  PostgreSQL; SQLite's `BEGIN IMMEDIATE` serialises writers). A flow saved or changed by anyone
-  since the load makes the unit raise `ConcurrentUpdate` before it writes anything. So a unit
-  behaves as if loading, applying the event and saving were one transaction, which is how
-  `regflow.service` uses it.
+  concurrency makes that safe: the flow's save, `UPDATE ... WHERE version = :expected`, is in
+  the same transaction as the unit's other writes, so a flow saved by anyone since the unit
+  loaded it makes the save raise `ConcurrentUpdate` and the whole unit roll back (PostgreSQL's
+  row lock makes a racing save wait and then see the new version; SQLite's `BEGIN IMMEDIATE`
+  serialises writers). When approve's account meets a uniqueness conflict, the unit first
+  checks whether its flow was saved meanwhile: two approves of one flow racing end in one
+  account and `ConcurrentUpdate`, not `AlreadyRegistered`. So a unit behaves as if loading,
+  applying the event and saving were one transaction, which is how `regflow.service` uses it.
+  A unit whose only write is the flow's save (every request but approve) opens no transaction
+  at all: the save runs at the unit's end as one statement, whose `WHERE version` is the whole
+  check (`ConcurrentUpdate` then comes from the end of the `with` block).
+
+Per request that is two statements (load, save) on the common path; approve adds the account
+and the queued email, in one transaction with the save. Durability: see `create_engine`.
 
 Uniqueness lives in the database: the normalised, casefolded email (`email_key`) and the
 personal identity code each have a unique constraint; a violation becomes `EmailTaken` or
@@ -33,6 +41,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -187,17 +196,26 @@ def create_schema(engine: Engine) -> None:
 def create_engine(
     url: str | sa.URL = DEFAULT_URL,
     *,
+    durable_steps: bool = False,
     sqlite_busy_timeout: float = 30.0,
     sqlite_synchronous: str = "FULL",
     **options: Any,
 ) -> Engine:
-    """An engine for `url`, configured for regflow.
+    """An engine for `url`, configured for regflow; `options` go to `sqlalchemy.create_engine`.
 
     `postgresql://...` uses psycopg 3. SQLite gets WAL (readers never wait for the writer), a
     busy timeout (writers wait their turn instead of failing with "database is locked"),
-    `synchronous=FULL` (a committed registration survives a power cut; "NORMAL" is faster and
-    survives a crash of the process), foreign keys, and `BEGIN IMMEDIATE` for transactions that
-    write. `options` go to `sqlalchemy.create_engine`.
+    foreign keys, and `BEGIN IMMEDIATE` for transactions that write.
+
+    Durability: every transaction that creates or changes an account or the outbox (approve,
+    the relay, login bookkeeping) waits until it is on disk (SQLite `synchronous=FULL`, or
+    `sqlite_synchronous`; PostgreSQL `synchronous_commit=on`). The save of an ordinary flow
+    step, a single statement, does not wait (SQLite `synchronous=NORMAL`, PostgreSQL
+    `synchronous_commit=off`): a power cut or an operating system crash can lose the last
+    moments of flow steps, which their users then repeat, but never a committed account or
+    email, and the database stays consistent (a later durable commit makes the earlier steps
+    durable too). `durable_steps=True` makes every commit wait for the disk, at about 0.3-0.5 ms
+    a step on an ordinary SSD.
     """
     parsed = sa.make_url(url)
     if parsed.drivername in {"postgresql", "postgres"}:
@@ -206,9 +224,15 @@ def create_engine(
     options.setdefault(
         "json_serializer", functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
     )
+    if parsed.get_backend_name() == "postgresql":
+        engine = sa.create_engine(parsed, **options)
+        if not durable_steps:
+            _configure_postgresql(engine)
+        return engine
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, **options)
-    if sqlite_synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+    durable = sqlite_synchronous.upper()
+    if durable not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         msg = f"unknown SQLite synchronous mode {sqlite_synchronous!r}"
         raise ValueError(msg)
     in_memory = parsed.database in {None, "", ":memory:"}
@@ -218,30 +242,59 @@ def create_engine(
     if in_memory:
         options.setdefault("poolclass", StaticPool)  # one connection: one shared database
     engine = sa.create_engine(parsed, connect_args=connect_args, **options)
-    _configure_sqlite(engine, synchronous=sqlite_synchronous.upper(), wal=not in_memory)
+    relaxed = durable if durable_steps or durable == "OFF" else "NORMAL"
+    _configure_sqlite(engine, durable=durable, relaxed=relaxed, wal=not in_memory)
+    _CONFIGURED_SQLITE.add(engine)
     return engine
 
 
-def _configure_sqlite(engine: Engine, *, synchronous: str, wal: bool) -> None:
+# SQLite engines set up by `create_engine`; `SqlStore` refuses others (see there).
+_CONFIGURED_SQLITE: Final[weakref.WeakSet[Engine]] = weakref.WeakSet()
+
+
+def _configure_sqlite(engine: Engine, *, durable: str, relaxed: str, wal: bool) -> None:
     # SQLAlchemy's documented recipe: stop pysqlite from issuing its own BEGIN, and emit ours,
     # so that writing transactions take the write lock up front (BEGIN IMMEDIATE) and wait for
     # it under the busy timeout, rather than failing when a read lock cannot be upgraded.
+    # SQLite's safety level belongs to the connection and cannot change inside a transaction,
+    # so it is set just before each BEGIN (or single statement), when it differs.
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA synchronous={relaxed}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
+        record.info["regflow_synchronous"] = relaxed
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_SQLITE_BEGIN, "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        synchronous = durable if mode else relaxed
+        if connection.info.get("regflow_synchronous") != synchronous:
+            connection.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            connection.info["regflow_synchronous"] = synchronous
+        if mode:  # "": no BEGIN; each statement is its own transaction
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    # Sessions commit without waiting for the WAL flush; every explicit transaction (all the
+    # writes but a flow step's single UPDATE) switches it back on for itself.
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
+        dbapi_connection.commit()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO on")
 
 
 @contextlib.contextmanager
@@ -260,11 +313,77 @@ def _translate(port: str) -> Iterator[None]:
 # -- where statements run -------------------------------------------------------------------
 
 
+def _single_statement_options(engine: Engine) -> dict[str, Any]:
+    """Execution options under which each statement is its own transaction.
+
+    One round trip instead of three (BEGIN, statement, COMMIT) on PostgreSQL; on SQLite no
+    explicit BEGIN, so a read never waits for a writer.
+    """
+    if engine.dialect.name == "sqlite":
+        return {_SQLITE_BEGIN: ""}
+    return {"isolation_level": "AUTOCOMMIT"}
+
+
+# The statements on the hot path of every request, built once (SQLAlchemy then reuses their
+# compiled form). Bound parameters in WHERE clauses are prefixed with `b_`, so that they never
+# collide with the columns an UPDATE sets from the same parameter dict.
+_f = flows_table.c
+_LOAD_FLOW: Final = sa.select(_f.snapshot, _f.version).where(_f.flow_id == sa.bindparam("b_id"))
+_LOAD_FLOW_LOCKED: Final = _LOAD_FLOW.with_for_update()
+_FLOW_VERSION: Final = sa.select(_f.version).where(_f.flow_id == sa.bindparam("b_id"))
+_INSERT_FLOW: Final = flows_table.insert()
+_UPDATE_FLOW: Final = flows_table.update().where(
+    _f.flow_id == sa.bindparam("b_id"), _f.version == sa.bindparam("b_expected")
+)
+_a = accounts_table.c
+_PERSON_EXISTS: Final = sa.select(sa.literal(1)).where(_a.personal_id == sa.bindparam("b_value"))
+_EMAIL_EXISTS: Final = sa.select(sa.literal(1)).where(_a.email_key == sa.bindparam("b_value"))
+_INSERT_ACCOUNT: Final = accounts_table.insert()
+_INSERT_MESSAGE: Final = outbox_table.insert()
+
+
+@attrs.frozen
+class _Save:
+    """A flow save: an INSERT (no expected version) or an UPDATE checking the version."""
+
+    flow_id: str
+    expected_version: int | None
+    values: dict[str, Any]
+
+    @property
+    def new_version(self) -> int:
+        return 1 if self.expected_version is None else self.expected_version + 1
+
+    def execute(self, connection: Connection) -> int:
+        """Run it; `ConcurrentUpdate` when the stored version is not the expected one."""
+        if self.expected_version is None:
+            try:
+                connection.execute(
+                    _INSERT_FLOW, {"flow_id": self.flow_id, "version": 1, **self.values}
+                )
+            except IntegrityError as error:
+                raise ConcurrentUpdate from error
+            return 1
+        result = connection.execute(
+            _UPDATE_FLOW,
+            {
+                "b_id": self.flow_id,
+                "b_expected": self.expected_version,
+                "version": self.new_version,
+                **self.values,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate
+        return self.new_version
+
+
 class _Autocommit:
     """Each call its own transaction."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.single = engine.execution_options(**_single_statement_options(engine))
 
     @property
     def in_transaction(self) -> bool:
@@ -272,28 +391,43 @@ class _Autocommit:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
-            # on SQLite a plain BEGIN: a read snapshot that waits for no writer
-            yield connection.execution_options(**{_SQLITE_BEGIN: "DEFERRED"})
+        with self.single.connect() as connection:
+            yield connection
 
     @contextlib.contextmanager
-    def writing(self, saving: tuple[str, int] | None = None) -> Iterator[Connection]:
-        del saving  # no claims outside a unit of work
+    def writing(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
             yield connection
 
     def claim(self, flow_id: str, version: int) -> None:
         """Nothing to claim outside a unit of work."""
 
+    def claims_changed(self, connection: Connection) -> bool:
+        """No claims outside a unit of work."""
+        del connection
+        return False
+
+    def save(self, save: _Save) -> int:
+        """One statement, its own transaction."""
+        with self.single.connect() as connection:
+            version = save.execute(connection)
+            connection.commit()
+            return version
+
 
 class _Unit:
-    """One unit of work's connection, begun at its first write, with its claims checked."""
+    """One unit of work: a transaction begun at its first write; the flows it loaded.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._autocommit = _Autocommit(engine)
+    A unit whose only write is a flow save (most requests) does not open a transaction at all:
+    the save waits for the unit's end and runs there as one statement, whose `WHERE version =`
+    is the whole check. `ConcurrentUpdate` then comes from the end of the unit.
+    """
+
+    def __init__(self, base: _Autocommit) -> None:
+        self._base = base
         self._connection: Connection | None = None
         self._claims: dict[str, int] = {}
+        self._pending: _Save | None = None
         self._closed = False
 
     @property
@@ -302,60 +436,85 @@ class _Unit:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
-        if self._connection is not None:
-            yield self._connection
+        if self._closed:  # a flow kept after its unit ended: behave like the plain stores
+            with self._base.reading() as connection:
+                yield connection
+        elif self._connection is not None or self._pending is not None:
+            yield self._open()
         else:
-            with self._autocommit.reading() as connection:
+            with self._base.reading() as connection:
                 yield connection
 
     @contextlib.contextmanager
-    def writing(self, saving: tuple[str, int] | None = None) -> Iterator[Connection]:
-        if self._closed:  # a flow kept after its unit ended: behave like the plain stores
-            with self._autocommit.writing() as connection:
+    def writing(self) -> Iterator[Connection]:
+        if self._closed:
+            with self._base.writing() as connection:
                 yield connection
-            return
-        if self._connection is None:
-            self._begin(saving)
-        assert self._connection is not None  # noqa: S101  # just begun
-        yield self._connection
+        else:
+            yield self._open()
 
     def claim(self, flow_id: str, version: int) -> None:
-        if not self._closed and self._connection is None:
+        if not self._closed:
             self._claims[flow_id] = version
 
-    def _begin(self, saving: tuple[str, int] | None) -> None:
-        connection = self.engine.connect()
-        try:
-            connection.begin()
-            for flow_id, version in self._claims.items():
-                if saving == (flow_id, version):
-                    continue  # the save's own `WHERE version = :expected` is the check
-                current = connection.execute(
-                    sa.select(flows_table.c.version)
-                    .where(flows_table.c.flow_id == flow_id)
-                    .with_for_update()
-                ).scalar()
-                if current != version:
-                    raise ConcurrentUpdate
-        except BaseException:
-            connection.close()
-            raise
-        self._connection = connection
+    def save(self, save: _Save) -> int:
+        if self._closed:
+            return self._base.save(save)
+        if self._connection is None and self._pending is None:
+            self._pending = save
+            return save.new_version
+        return save.execute(self._open())
+
+    def _open(self) -> Connection:
+        """The unit's transaction, begun, with the deferred save done first."""
+        if self._connection is None:
+            self._connection = self._base.engine.connect()
+            try:
+                self._connection.begin()
+            except BaseException:
+                self._connection.close()
+                self._connection = None
+                raise
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.execute(self._connection)
+        return self._connection
+
+    def claims_changed(self, connection: Connection) -> bool:
+        """Whether a flow loaded in this unit has been saved by someone else since."""
+        return any(
+            connection.execute(_FLOW_VERSION, {"b_id": flow_id}).scalar() != version
+            for flow_id, version in self._claims.items()
+        )
 
     def finish(self, *, commit: bool) -> None:
         self._closed = True
         connection, self._connection = self._connection, None
+        pending, self._pending = self._pending, None
         if connection is None:
+            if commit and pending is not None:
+                with _translate("flows"):
+                    self._base.save(pending)
             return
         with contextlib.closing(connection):
             if commit:
-                with _translate("storage"):
-                    connection.commit()
-            else:
                 try:
-                    connection.rollback()
-                except SQLAlchemyError:  # the exception that ended the unit goes on
-                    log.warning("rollback failed", exc_info=True)
+                    with _translate("storage"):
+                        if pending is not None:
+                            pending.execute(connection)
+                        connection.commit()
+                except BaseException:
+                    self._rollback(connection)
+                    raise
+            else:
+                self._rollback(connection)
+
+    @staticmethod
+    def _rollback(connection: Connection) -> None:
+        try:
+            connection.rollback()
+        except SQLAlchemyError:  # the exception that ended the unit goes on
+            log.warning("rollback failed", exc_info=True)
 
 
 _Scope = _Autocommit | _Unit
@@ -364,9 +523,19 @@ _Scope = _Autocommit | _Unit
 # -- the stores -----------------------------------------------------------------------------
 
 
-def _exists(connection: Connection, column: sa.Column[str], value: str) -> bool:
-    statement = sa.select(sa.literal(1)).where(column == value).limit(1)
-    return connection.execute(statement).first() is not None
+def _statement_group(connection: Connection) -> contextlib.AbstractContextManager[Any]:
+    """Statements whose failure must leave the transaction usable.
+
+    PostgreSQL aborts the whole transaction on an error, so they get a savepoint; SQLite undoes
+    only the failed statement, so they need none (two statements fewer for every approve).
+    """
+    if connection.dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    return connection.begin_nested()
+
+
+def _exists(connection: Connection, statement: sa.Select[Any], value: str) -> bool:
+    return connection.execute(statement, {"b_value": value}).first() is not None
 
 
 def _outbox_message(row: sa.Row[Any]) -> OutboxMessage:
@@ -403,20 +572,21 @@ class SqlAccountStore:
     def exists_for_person(self, personal_id: str) -> bool:
         """Whether this person has an account."""
         with _translate("accounts"), self._scope.reading() as connection:
-            return _exists(connection, accounts_table.c.personal_id, personal_id)
+            return _exists(connection, _PERSON_EXISTS, personal_id)
 
     def exists_for_email(self, email: str) -> bool:
         """Whether an account uses this email, case-insensitively."""
         with _translate("accounts"), self._scope.reading() as connection:
-            return _exists(connection, accounts_table.c.email_key, email_key(email))
+            return _exists(connection, _EMAIL_EXISTS, email_key(email))
 
     def create(self, account: NewAccount, message: EmailMessage) -> None:
         """Insert the account and its queued email in one transaction (a savepoint in a unit)."""
         with _translate("accounts"), self._scope.writing() as connection:
+            inserted = False
             try:
-                with connection.begin_nested():  # keeps a unit's transaction usable on failure
+                with _statement_group(connection):
                     connection.execute(
-                        accounts_table.insert(),
+                        _INSERT_ACCOUNT,
                         {
                             "account_id": account.account_id,
                             "email": account.email,
@@ -429,8 +599,9 @@ class SqlAccountStore:
                             "created_at": account.created_at,
                         },
                     )
+                    inserted = True
                     connection.execute(
-                        outbox_table.insert(),
+                        _INSERT_MESSAGE,
                         {
                             "message_id": message.message_id,
                             "account_id": account.account_id,
@@ -445,7 +616,11 @@ class SqlAccountStore:
                         },
                     )
             except IntegrityError as error:
-                raise _uniqueness_error(connection, account, error) from error
+                if inserted and connection.dialect.name == "sqlite":  # no savepoint to undo it
+                    connection.execute(
+                        accounts_table.delete().where(_a.account_id == account.account_id)
+                    )
+                raise _uniqueness_error(connection, account, error, self._scope) from error
 
     def find_by_email(self, email: str) -> Account | None:
         """The account with this email, case-insensitively."""
@@ -559,13 +734,17 @@ class SqlAccountStore:
 
 
 def _uniqueness_error(
-    connection: Connection, account: NewAccount, error: IntegrityError
+    connection: Connection, account: NewAccount, error: IntegrityError, scope: _Scope
 ) -> RegflowError:
-    # The savepoint is rolled back, so the transaction can still ask which rule was broken; the
-    # same order as the in-memory store (person first) keeps the answer the same on every store.
-    if _exists(connection, accounts_table.c.personal_id, account.personal_id):
+    # The savepoint is rolled back, so the transaction can still ask which rule was broken.
+    # A flow of this unit saved by someone else since it was loaded is the real cause (two
+    # approves of one flow racing: the loser meets the winner's account); otherwise the same
+    # order as the in-memory store (person first) keeps the answer the same on every store.
+    if scope.claims_changed(connection):
+        return ConcurrentUpdate()
+    if _exists(connection, _PERSON_EXISTS, account.personal_id):
         return AlreadyRegistered()
-    if _exists(connection, accounts_table.c.email_key, email_key(account.email)):
+    if _exists(connection, _EMAIL_EXISTS, email_key(account.email)):
         return EmailTaken()
     diag = getattr(error.orig, "diag", None)
     violated = str(getattr(diag, "constraint_name", None) or error.orig)
@@ -584,14 +763,10 @@ class SqlFlowStore:
         self._scope = scope
 
     def load(self, flow_id: str) -> StoredFlow:
-        """The stored snapshot and its version; in a unit of work, the flow is claimed."""
-        statement = sa.select(flows_table.c.snapshot, flows_table.c.version).where(
-            flows_table.c.flow_id == flow_id
-        )
+        """The stored snapshot and its version (in a unit of work, remembered for its save)."""
         with _translate("flows"), self._scope.reading() as connection:
-            if self._scope.in_transaction:
-                statement = statement.with_for_update()
-            row = connection.execute(statement).first()
+            statement = _LOAD_FLOW_LOCKED if self._scope.in_transaction else _LOAD_FLOW
+            row = connection.execute(statement, {"b_id": flow_id}).first()
         if row is None:
             raise FlowNotFound
         self._scope.claim(flow_id, row.version)
@@ -605,30 +780,18 @@ class SqlFlowStore:
         expected_version: int | None,
         expires_at: dt.datetime,
     ) -> int:
-        """Insert (expected_version None) or update where the version still matches."""
+        """Insert (expected_version None) or update where the version still matches.
+
+        In a unit of work whose only write this is, the statement runs when the unit ends, and
+        a `ConcurrentUpdate` is raised from there.
+        """
         values = {
             "snapshot": snapshot,
             "state": str(snapshot.get("state", "")),
             "expires_at": expires_at,
         }
-        saving = (flow_id, expected_version) if expected_version is not None else None
-        with _translate("flows"), self._scope.writing(saving) as connection:
-            if expected_version is None:
-                try:
-                    connection.execute(
-                        flows_table.insert(), {"flow_id": flow_id, "version": 1, **values}
-                    )
-                except IntegrityError as error:
-                    raise ConcurrentUpdate from error
-                return 1
-            result = connection.execute(
-                flows_table.update()
-                .where(flows_table.c.flow_id == flow_id, flows_table.c.version == expected_version)
-                .values(version=expected_version + 1, **values)
-            )
-            if result.rowcount != 1:
-                raise ConcurrentUpdate
-            return expected_version + 1
+        with _translate("flows"):
+            return self._scope.save(_Save(flow_id, expected_version, values))
 
     def purge_expired(self, now: dt.datetime) -> int:
         """Delete flows whose expiry is before `now`."""
@@ -654,14 +817,22 @@ class SqlStore:
     """
 
     def __init__(self, engine: Engine) -> None:
+        """A store on `engine`, which must come from `create_engine` when it is SQLite's."""
+        if engine.dialect.name == "sqlite" and engine not in _CONFIGURED_SQLITE:
+            msg = (
+                "a SQLite engine for SqlStore must come from regflow.adapters.sql.create_engine, "
+                "which sets up its locking (BEGIN IMMEDIATE, WAL, a busy timeout)"
+            )
+            raise ValueError(msg)
         self.engine = engine
-        scope = _Autocommit(engine)
-        self._accounts = SqlAccountStore(scope)
-        self._flows = SqlFlowStore(scope)
+        self._scope = _Autocommit(engine)
+        self._accounts = SqlAccountStore(self._scope)
+        self._flows = SqlFlowStore(self._scope)
 
     @classmethod
     def from_url(cls, url: str | sa.URL = DEFAULT_URL, **options: Any) -> SqlStore:
-        """A store on a new engine for `url` (see `create_engine` for `options`)."""
+        """A store on a new engine for `url` (see `create_engine` for `options`, such as
+        `durable_steps`)."""
         return cls(create_engine(url, **options))
 
     @property
@@ -677,7 +848,7 @@ class SqlStore:
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
         """Stores sharing one transaction: committed on normal exit, rolled back on a raise."""
-        unit = _Unit(self.engine)
+        unit = _Unit(self._scope)
         commit = False
         try:
             yield SqlUnitOfWork(SqlAccountStore(unit), SqlFlowStore(unit))

@@ -1,0 +1,278 @@
+"""Benchmark registrations through the service layer on memory, SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/service.py [--registrations N] [--postgres-url URL]
+
+Each registration is six requests through `RegistrationService` (start, select_bank,
+complete_identification, confirm_personal_id, submit_details, approve), one after another in
+one process, and hashes its password once with argon2id at regflow's default (OWASP)
+parameters, so this machine's argon2id hash rate bounds registrations per second. The same run
+measures that rate twice: inside the registrations themselves (the time spent in the hasher,
+over exactly the same period and load) and in a tight loop just before each adapter's run. The
+figure to read is the ratio. Step latencies exclude the time spent hashing and include
+everything else: snapshot, database round trips, the password policy and validation.
+
+Targets (issue 4): >= 0.8 of the hash-bound rate on each adapter; p99 of one step excluding
+hashing <= 5 ms on SQLite and <= 10 ms on PostgreSQL. PostgreSQL: `--postgres-url`, default
+`REGFLOW_TEST_POSTGRES_URL` or else postgresql://postgres@127.0.0.1:5432/test; a scratch schema
+is created and dropped, and the rows are skipped when the server cannot be reached. A benchmark,
+not a test: figures vary with the machine and its load, so nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import attrs
+
+from regflow import (
+    Argon2Hasher,
+    ContactDetails,
+    Contract,
+    ContractKind,
+    CustomerRecord,
+    Ports,
+    RegistrationFlow,
+    Settings,
+    State,
+)
+from regflow.adapters.memory import (
+    InMemoryAccountStore,
+    InMemoryCustomerDirectory,
+    InMemoryFlowStore,
+    InMemoryStorage,
+    RecordingMailer,
+    SimulatedBank,
+    SystemClock,
+)
+from regflow.policy import PasswordPolicy
+from regflow.ports import Storage
+from regflow.service import RegistrationService
+
+PASSWORD = "Kukkaruukku7Q"  # noqa: S105  # the benchmark users' password
+_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+
+
+class TimedHasher:
+    """argon2id at the default parameters, keeping the time spent hashing."""
+
+    def __init__(self) -> None:
+        self.inner = Argon2Hasher()
+        self.seconds = 0.0
+
+    def hash(self, password: str) -> str:
+        """Hash and add the time taken to `seconds`."""
+        started = time.perf_counter()
+        try:
+            return self.inner.hash(password)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """As the inner hasher."""
+        return self.inner.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """As the inner hasher."""
+        return self.inner.needs_rehash(password_hash)
+
+
+def customers(n: int) -> list[CustomerRecord]:
+    """`n` customers with valid, distinct personal identity codes."""
+    records = []
+    for i in range(n):
+        born = dt.date(1950, 1, 1) + dt.timedelta(days=i % 18_000)
+        individual = 2 + (i // 18_000) * 100 + (i % 97)
+        digits = f"{born:%d%m}{born.year % 100:02d}"
+        code = f"{digits}-{individual:03d}{_CHECK[int(f'{digits}{individual:03d}') % 31]}"
+        records.append(
+            CustomerRecord(
+                customer_number=f"9{i:07d}",
+                personal_id=code,
+                details=ContactDetails(
+                    given_names="Aino",
+                    family_name="Testinen",
+                    email=f"bench{i}@example.fi",
+                    phone=f"+35840{i:07d}",
+                    street_address="Testikatu 1",
+                    postal_code="00100",
+                    post_office="Helsinki",
+                    language="fi",
+                ),
+                contracts=(Contract(ContractKind.electricity, f"E-{i}", f"643{i:015d}"),),
+            )
+        )
+    return records
+
+
+@attrs.frozen
+class Result:
+    """What one adapter achieved."""
+
+    name: str
+    hash_rate: float  # argon2id hashes per second, measured just before this adapter's run
+    registrations_per_second: float
+    hash_ms: float  # mean time per hash inside the registrations
+    step_ms: list[float]  # per request, hashing excluded
+
+    def p(self, q: float) -> float:
+        """The q-quantile (0..1) of the step latencies, in ms."""
+        ordered = sorted(self.step_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(name: str, storage: Storage, n: int, hash_rounds: int) -> Result:
+    """`n` registrations (after one warm-up) through a service over `storage`, right after
+    measuring the hash rate (the machine's load changes within a run)."""
+    rate = hash_rate(hash_rounds)
+    records = customers(n + 1)
+    hasher = TimedHasher()
+    bank = SimulatedBank(
+        people={r.personal_id: (r.details.given_names, r.details.family_name) for r in records}
+    )
+    ports = Ports(
+        bank=bank,
+        customers=InMemoryCustomerDirectory(records),
+        accounts=InMemoryAccountStore(),
+        flows=InMemoryFlowStore(),
+        mailer=RecordingMailer(),
+        policy=PasswordPolicy.helen(),
+        hasher=hasher,
+        clock=SystemClock(),
+        settings=Settings(),
+    )
+    service = RegistrationService(ports, storage)
+    steps: list[float] = []
+
+    def timed(call: Callable[[], RegistrationFlow]) -> RegistrationFlow:
+        hashed_before = hasher.seconds
+        started = time.perf_counter()
+        flow = call()
+        elapsed = time.perf_counter() - started - (hasher.seconds - hashed_before)
+        steps.append(elapsed * 1000)
+        return flow
+
+    def register(record: CustomerRecord) -> None:
+        flow = timed(lambda: service.start(language="fi"))
+        flow_id = flow.id
+        flow = timed(lambda: service.select_bank(flow_id, "op"))
+        assert flow.redirect is not None  # a benchmark's sanity check
+        callback = bank.approve(flow.redirect, personal_id=record.personal_id)
+        timed(lambda: service.complete_identification(flow_id, callback))
+        timed(lambda: service.confirm_personal_id(flow_id))
+        flow = timed(lambda: service.submit_details(flow_id, record.details, PASSWORD))
+        token = flow.review_token
+        assert token is not None
+        flow = timed(lambda: service.approve(flow_id, token))
+        assert flow.state is State.completed
+
+    register(records[0])  # warm-up: connections, caches, prepared statements
+    steps.clear()
+    started = time.perf_counter()
+    for record in records[1:]:
+        register(record)
+    elapsed = time.perf_counter() - started
+    return Result(name, rate, n / elapsed, 1000 * hasher.seconds / (n + 1), steps)
+
+
+def hash_rate(rounds: int) -> float:
+    """argon2id hashes per second at the default parameters, one thread."""
+    hasher = Argon2Hasher()
+    hasher.hash("warm-up")
+    started = time.perf_counter()
+    for i in range(rounds):
+        hasher.hash(f"{PASSWORD}{i}")
+    return rounds / (time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str) -> Iterator[str | None]:
+    """A scratch schema on the server at `url` (dropped afterwards), or None if unreachable."""
+    import psycopg
+    import sqlalchemy as sa
+
+    libpq = url.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"regflow_bench_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(libpq, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.Error as error:
+        print(f"PostgreSQL not measured: {error}".strip())
+        yield None
+        return
+    try:
+        scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registrations", type=int, default=100)
+    parser.add_argument("--hash-rounds", type=int, default=30)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "REGFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    from regflow.adapters.sql import SqlStore
+
+    hasher = Argon2Hasher()
+    print(
+        f"argon2id m={hasher.memory_cost} KiB, t={hasher.time_cost}, p={hasher.parallelism} "
+        f"(regflow's default); {args.registrations} registrations per adapter, 6 requests "
+        "each, one after another in one process\n"
+    )
+    n, rounds = args.registrations, args.hash_rounds
+    results = [run("memory", InMemoryStorage(), n, rounds)]
+    with tempfile.TemporaryDirectory() as directory:
+        for durable in (False, True):
+            url = f"sqlite:///{Path(directory) / str(durable)}.sqlite3"
+            with SqlStore.from_url(url, durable_steps=durable) as store:
+                store.create_schema()
+                results.append(run("sqlite" + "*" * durable, store, n, rounds))
+    for durable in (False, True):
+        with postgres_schema(args.postgres_url) as pg_url:
+            if pg_url is not None:
+                with SqlStore.from_url(pg_url, durable_steps=durable) as store:
+                    store.create_schema()
+                    results.append(run("postgresql" + "*" * durable, store, n, rounds))
+    targets = {"sqlite": 5.0, "sqlite*": 5.0, "postgresql": 10.0, "postgresql*": 10.0}
+    print(
+        f"{'adapter':<12} {'reg/s':>6} {'hash/s run':>10} {'ratio':>6} {'hash/s alone':>12} "
+        f"{'ratio':>6} {'step p50':>8} {'step p99':>8} {'p99 target':>10}"
+    )
+    for r in results:
+        target = targets.get(r.name)
+        in_run = 1000 / r.hash_ms
+        print(
+            f"{r.name:<12} {r.registrations_per_second:>6.1f} {in_run:>10.1f} "
+            f"{r.registrations_per_second / in_run:>6.2f} {r.hash_rate:>12.1f} "
+            f"{r.registrations_per_second / r.hash_rate:>6.2f} "
+            f"{r.p(0.5):>8.2f} {r.p(0.99):>8.2f} {f'<= {target:.0f} ms' if target else '-':>10}"
+        )
+    print(
+        "\nreg/s: registrations per second (each hashes one password once); target: ratio >= 0.80"
+        "\nhash/s run: argon2id rate measured inside those same registrations (same period, "
+        "same load)\nhash/s alone: argon2id rate of a tight loop just before that adapter's run"
+        "\nratio: reg/s divided by the hash rate to its left"
+        "\nstep: one request through the service in ms, argon2 hashing excluded"
+        "\n*: durable_steps=True (every flow step's commit waits for the disk; see "
+        "regflow.adapters.sql.create_engine)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The outbox relay on the in-memory stores: retries, backoff, leases, the loop."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+
+from regflow import Backoff, EmailMessage, Ports, State, deliver_pending_emails, relay
+from regflow.adapters.memory import InMemoryAccountStore, ManualClock, RecordingMailer
+from regflow.emails import confirmation_message_id
+from regflow.outbox import OutboxPorts
+from regflow.relay import relay_loop
+from tests.flows import clock, flow_in
+
+
+def mailer(ports: Ports) -> RecordingMailer:
+    """The recording mailer of demo ports."""
+    assert isinstance(ports.mailer, RecordingMailer)
+    return ports.mailer
+
+
+def store(ports: Ports) -> InMemoryAccountStore:
+    """The in-memory account store of demo ports."""
+    assert isinstance(ports.accounts, InMemoryAccountStore)
+    return ports.accounts
+
+
+def test_refused_email_is_retried_with_backoff(ports: Ports) -> None:
+    """A refused send is counted and retried after the backoff, then delivered once."""
+    flow_in(State.completed, ports)
+    mailer(ports).outage = True
+    backoff = Backoff(first=dt.timedelta(seconds=30))
+    assert deliver_pending_emails(ports, backoff=backoff) == 0
+    (queued,) = store(ports).outbox.values()
+    assert queued.attempts == 1
+    assert queued.next_attempt_at == clock(ports).now() + dt.timedelta(seconds=30)
+    assert queued.last_error.startswith("mailer")
+    mailer(ports).outage = False
+    clock(ports).advance(dt.timedelta(seconds=29))
+    assert deliver_pending_emails(ports, backoff=backoff) == 0
+    clock(ports).advance(dt.timedelta(seconds=1))
+    assert deliver_pending_emails(ports, backoff=backoff) == 1
+    assert deliver_pending_emails(ports, backoff=backoff) == 0
+    assert len(mailer(ports).sent) == 1
+
+
+def test_backoff_doubles_up_to_its_limit() -> None:
+    """Each failure doubles the wait, never beyond the limit."""
+    backoff = Backoff(first=dt.timedelta(seconds=30), limit=dt.timedelta(minutes=5))
+    delays = [backoff.delay(n).total_seconds() for n in range(1, 7)]
+    assert delays == [30, 60, 120, 240, 300, 300]
+
+
+def test_message_claimed_by_a_dead_relay_is_resent_after_its_lease(ports: Ports) -> None:
+    """A relay that claimed a message and died holds it for its lease; then another sends it."""
+    flow = flow_in(State.completed, ports)
+    lease = dt.timedelta(minutes=5)
+    now = clock(ports).now()
+    # what a relay does first; this one dies before sending or marking anything
+    assert len(ports.accounts.claim_messages(now, 100, now + lease)) == 1
+    assert deliver_pending_emails(ports) == 0
+    clock(ports).advance(lease)
+    assert deliver_pending_emails(ports) == 1
+    assert deliver_pending_emails(ports) == 0
+    (sent,) = mailer(ports).sent
+    assert sent.message_id == confirmation_message_id(flow.id)
+
+
+def test_relay_loop_delivers_until_stopped(ports: Ports) -> None:
+    """The loop delivers what is queued, survives a store outage, and stops when told."""
+    flow_in(State.completed, ports)
+    store(ports).outage = True
+    stop = threading.Event()
+    total: list[int] = []
+    thread = threading.Thread(
+        target=lambda: total.append(relay_loop(ports, stop=stop, interval=0.01))
+    )
+    thread.start()
+    threading.Event().wait(0.05)  # a few failing passes
+    assert mailer(ports).sent == []
+    store(ports).outage = False
+    for _ in range(200):
+        if mailer(ports).sent:
+            break
+        threading.Event().wait(0.01)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert total == [1]
+    assert len(mailer(ports).sent) == 1
+
+
+def test_relay_loop_lets_bugs_through(ports: Ports) -> None:
+    """An error that is not an outage ends the loop instead of being swallowed."""
+
+    class Broken(RecordingMailer):
+        def send(self, message: EmailMessage) -> None:
+            raise ZeroDivisionError
+
+    flow_in(State.completed, ports)
+    broken = OutboxPorts(accounts=ports.accounts, mailer=Broken(), clock=ports.clock)
+    with pytest.raises(ZeroDivisionError):
+        relay_loop(broken, stop=threading.Event(), interval=0.01)
+
+
+def test_relay_needs_only_a_store_a_mailer_and_a_clock() -> None:
+    """A relay pass runs on OutboxPorts: no bank, directory or policy needed."""
+    ports = OutboxPorts(
+        accounts=InMemoryAccountStore(), mailer=RecordingMailer(), clock=ManualClock()
+    )
+    assert deliver_pending_emails(ports) == 0
+
+
+def test_relay_command_needs_a_sender(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`regflow relay` without a sender address stops with exit code 2 and sends nothing."""
+    monkeypatch.delenv("REGFLOW_MAIL_FROM", raising=False)
+    parser = argparse.ArgumentParser()
+    relay.add_arguments(parser)
+    args = parser.parse_args(["--once", "--database-url", f"sqlite:///{tmp_path / 'r.sqlite3'}"])
+    assert relay.run(args) == 2
