@@ -29,6 +29,7 @@ from regflow.errors import (
 )
 from regflow.flow import AuditEntry, RegistrationFlow
 from regflow.hashing import Argon2Hasher
+from regflow.login import LoginThrottle, authenticate
 from regflow.machine import Event, State
 from regflow.model import (
     Account,
@@ -46,8 +47,9 @@ from regflow.model import (
     Outcome,
     VerifiedPerson,
 )
-from regflow.outbox import Backoff, deliver_pending_emails
+from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
 from regflow.ports import Ports
+from regflow.service import RegistrationService
 from regflow.settings import Settings
 
 __all__ = [
@@ -78,13 +80,16 @@ __all__ = [
     "IdentificationFailed",
     "InvalidTransition",
     "LoginFailed",
+    "LoginThrottle",
     "LoginThrottled",
     "NewAccount",
     "OutboxMessage",
+    "OutboxPorts",
     "Outcome",
     "Ports",
     "RegflowError",
     "RegistrationFlow",
+    "RegistrationService",
     "Settings",
     "SnapshotInvalid",
     "State",
@@ -92,6 +97,7 @@ __all__ = [
     "UnsupportedCustomerType",
     "UnsupportedLanguage",
     "VerifiedPerson",
+    "authenticate",
     "deliver_pending_emails",
     "message_for",
 ]
