@@ -209,9 +209,19 @@ def allowed_events(state: State) -> tuple[Event, ...]:
     return tuple(seen)
 
 
+def _rows_index() -> dict[tuple[State, Event], tuple[Transition, ...]]:
+    index: dict[tuple[State, Event], list[Transition]] = {}
+    for r in TRANSITIONS:
+        index.setdefault((r.source, r.event), []).append(r)
+    return {key: tuple(rows) for key, rows in index.items()}
+
+
+_BY_EVENT: Final = _rows_index()  # derived from TRANSITIONS once; every event looks here
+
+
 def rows_for(state: State, event: Event) -> tuple[Transition, ...]:
     """The table rows that `event` can take from `state` (empty: not allowed)."""
-    return tuple(r for r in TRANSITIONS if r.source is state and r.event is event)
+    return _BY_EVENT.get((state, event), ())
 
 
 def row(state: State, event: Event, branch: str | None = None) -> Transition | None:
