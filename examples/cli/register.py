@@ -1,12 +1,21 @@
-"""An interactive terminal registration: the Helen guide's four phases on regflow's demo ports.
+"""An interactive terminal registration: the Helen guide's four phases, stored in SQLite.
 
-    python3 tasks.py demo [--language en|fi|sv] [--fast-hash] [--flow-ttl SECONDS]
+    python3 tasks.py demo [--language en|fi|sv] [--database-url URL | --in-memory] [--reset]
     .venv/bin/python examples/cli/register.py [...]     # the same, once .venv exists
 
-This is how a service embeds regflow: build the ports once, start a flow, then loop on
-`flow.state`, show that phase, and call the one event the user chose. The library decides where
-the flow goes; this file only asks and shows. The bank is the simulated one and the customers are
-the demo customers of `regflow.adapters.memory`, chosen so that every outcome can be reached.
+This is how a service embeds regflow: build a `RegistrationService` once, over the ports and a
+`SqlStore`; start a flow and keep only its id (a web service keeps it in the session); then, for
+each step, show the phase of the flow the service returned and call the one event the user chose,
+by flow id. The service loads the flow, applies the event and saves it in one unit of work; the
+library decides where the flow goes, this file only asks and shows.
+
+Storage: accounts, the email outbox and flows live in a SQLite file, `regflow-demo.sqlite3` in
+the current directory, so they outlast the process: whoever registered in an earlier run is
+already registered in the next one (`--reset` empties the file first). `--database-url` (or
+`REGFLOW_DEMO_DATABASE_URL`) picks another database; `--in-memory` keeps everything in memory.
+The bank is the simulated one and the customers are the demo customers of `regflow.adapters.memory`,
+chosen so that every outcome can be reached; their one existing account, Johan Eriksson's, is
+copied into the database when it is not there yet.
 
 Texts: the library's own (error messages, field errors, password rules, the confirmation email)
 come localised from regflow; this terminal's are in `texts.py`.
@@ -17,37 +26,47 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import attrs
+import sqlalchemy as sa
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from terminal import Terminal
 from texts import Texts
 
 from regflow import (
+    AdapterError,
     AlreadyRegistered,
     Argon2Hasher,
     ContactDetails,
     CustomerServiceNeeded,
     DetailsRejected,
+    EmailMessage,
+    EmailTaken,
     FlowExpired,
     IdentificationFailed,
-    Ports,
+    NewAccount,
     RegflowError,
     RegistrationFlow,
+    RegistrationService,
     Settings,
     State,
     UnsupportedCustomerType,
     deliver_pending_emails,
 )
+from regflow.adapters import sql
 from regflow.adapters.memory import (
     DEMO_PEOPLE,
+    InMemoryAccountStore,
     RecordingMailer,
     SimulatedBank,
     SystemClock,
     demo_ports,
 )
+from regflow.adapters.sql import SqlStore
 
 # Phase 3's fields, in the guide's order.
 FIELDS: Final = (
@@ -75,24 +94,49 @@ DEMO_HINTS: Final = {
 CANCEL: Final = "0"
 EXIT_INTERRUPTED: Final = 130  # the shell's code for a process stopped by Ctrl-C
 EXIT_INPUT_ENDED: Final = 1
+EXIT_STORAGE_FAILED: Final = 1
+
+# A file of its own in the current directory: never the relay's default `regflow.sqlite3`, so the
+# demo's accounts do not end up next to a real service's.
+DEMO_DATABASE_URL: Final = "sqlite:///regflow-demo.sqlite3"
 
 
 class Registration:
-    """One registration at the terminal: asks, calls the flow's events, shows the outcome."""
+    """One registration at the terminal: asks, calls the service's events, shows the outcome.
 
-    def __init__(self, ports: Ports, terminal: Terminal, texts: Texts) -> None:
+    Each phase method shows the flow it is given and returns the flow the service returned after
+    the user's event; `flow` is the latest one, kept only to cancel it when the user leaves.
+    """
+
+    def __init__(
+        self,
+        service: RegistrationService,
+        terminal: Terminal,
+        texts: Texts,
+        *,
+        database: str | None,
+        resettable: bool = False,
+    ) -> None:
+        """`database`: where the service keeps its data (None: in memory); `resettable`: whether
+        `--reset` can empty it."""
+        ports = service.ports
         if not isinstance(ports.bank, SimulatedBank) or not isinstance(
             ports.mailer, RecordingMailer
         ):
             msg = "the terminal demo needs the simulated bank and the recording mailer"
             raise TypeError(msg)
-        self.ports = ports
+        self.service = service
+        self.settings = ports.settings
         self.bank: SimulatedBank = ports.bank
         self.mailer: RecordingMailer = ports.mailer
+        self.database = database
+        self.resettable = resettable
         self.term = terminal
         self.t = texts
         self.language = texts.language
         self.flow: RegistrationFlow | None = None
+        # the code last given at the bank: the flow forgets it when the registration ends there
+        self.identified_as = ""
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -100,24 +144,46 @@ class Registration:
         """From the customer type question to a terminal state, then the outcome."""
         self.term.say(self.t("title"))
         self.term.note(self.t("demo_note"))
+        if self.database is None:
+            self.term.note(self.t("storage_memory"))
+        else:
+            self.term.note(self.t("storage_database", database=self.database))
+            self.reset_hint()
         flow = self.start()
         if flow is None:
             return
-        phases: dict[State, Callable[[RegistrationFlow], None]] = {
+        phases: dict[State, Callable[[RegistrationFlow], RegistrationFlow]] = {
             State.choosing_bank: self.choose_bank,
             State.awaiting_bank: self.at_the_bank,
             State.confirming_personal_id: self.confirm_personal_id,
             State.entering_details: self.enter_details,
             State.reviewing: self.review,
         }
-        while not flow.state.terminal:
-            try:
-                phases[flow.state](flow)
-            except FlowExpired:
-                pass  # the flow is now `expired`: the loop ends and the outcome says so
-            except RegflowError as error:  # nothing changed: say why, and ask again
-                self.term.say(f"! {error.message(self.language)}")
+        try:
+            while not flow.state.terminal:
+                flow = self.flow = self.step(phases[flow.state], flow)
+        except FlowExpired:
+            # The service saved the flow as expired and answers `FlowExpired` for it from now
+            # on: there is no flow to show, only the outcome.
+            self.flow = None
+            self.term.say()
+            self.term.say(FlowExpired().message(self.language))
+            return
         self.show_outcome(flow)
+
+    def step(
+        self, phase: Callable[[RegistrationFlow], RegistrationFlow], flow: RegistrationFlow
+    ) -> RegistrationFlow:
+        """One phase; after an error, which changed nothing, the flow as stored, to ask again."""
+        try:
+            return phase(flow)
+        except FlowExpired:
+            raise
+        except RegflowError as error:
+            self.term.say(f"! {error.message(self.language)}")
+        # What a web page does after an error: show the stored flow. That is `flow` itself,
+        # unless the error was `ConcurrentUpdate`: then it is the version that was saved first.
+        return self.service.view(flow.id)
 
     def start(self) -> RegistrationFlow | None:
         """The guide's start: self-service registration is for consumer customers."""
@@ -126,9 +192,7 @@ class Registration:
         answer = self.choose([("1", self.t("consumer")), ("2", self.t("business"))], default="1")
         customer_type = "consumer" if answer == "1" else "business"
         try:
-            self.flow = RegistrationFlow.start(
-                self.ports, language=self.language, customer_type=customer_type
-            )
+            self.flow = self.service.start(language=self.language, customer_type=customer_type)
         except UnsupportedCustomerType as error:
             self.term.say(error.message(self.language))
             return None
@@ -139,11 +203,11 @@ class Registration:
         if self.flow is not None and not self.flow.state.terminal:
             # leaving anyway: a flow that expired meanwhile is as closed as a cancelled one
             with contextlib.suppress(RegflowError):
-                self.flow.cancel()
+                self.service.cancel(self.flow.id)
 
     # -- phase 1: identify --------------------------------------------------------------------
 
-    def choose_bank(self, flow: RegistrationFlow) -> None:
+    def choose_bank(self, flow: RegistrationFlow) -> RegistrationFlow:
         """Phase 1: the bank list, "my bank is not listed", or cancel."""
         self.term.say()
         self.term.say(self.t("phase1"))
@@ -154,7 +218,7 @@ class Registration:
                 + self.t(
                     "failed_attempts",
                     count=flow.bank_failures,
-                    limit=self.ports.settings.max_bank_failures,
+                    limit=self.settings.max_bank_failures,
                 )
             )
         banks = list(flow.banks)
@@ -163,13 +227,12 @@ class Registration:
         options += [(not_listed, self.t("bank_not_listed")), (CANCEL, self.t("cancel"))]
         answer = self.choose(options)
         if answer == CANCEL:
-            flow.cancel()
-        elif answer == not_listed:
-            flow.bank_not_listed()
-        else:
-            flow.select_bank(banks[int(answer) - 1].id)
+            return self.service.cancel(flow.id)
+        if answer == not_listed:
+            return self.service.bank_not_listed(flow.id)
+        return self.service.select_bank(flow.id, banks[int(answer) - 1].id)
 
-    def at_the_bank(self, flow: RegistrationFlow) -> None:
+    def at_the_bank(self, flow: RegistrationFlow) -> RegistrationFlow:
         """Phase 1 at the (simulated) bank: identify as someone, cancel, fail, or go back."""
         redirect = flow.redirect
         assert redirect is not None  # noqa: S101  # awaiting_bank always has a redirect
@@ -181,7 +244,10 @@ class Registration:
         people = list(DEMO_HINTS)
         for number, code in enumerate(people, 1):
             name = " ".join(DEMO_PEOPLE[code])
-            self.term.say(f"  {number:>2}) {code:<12} {name:<22} {self.t(DEMO_HINTS[code])}")
+            # whoever registered in an earlier run (on a database) now has an account too
+            registered = self.service.ports.accounts.exists_for_person(code)
+            hint = self.t("hint_already_registered" if registered else DEMO_HINTS[code])
+            self.term.say(f"  {number:>2}) {code:<12} {name:<22} {hint}")
         cancel, error, back = (str(len(people) + n) for n in (1, 2, 3))
         for key, label in ((cancel, "bank_cancel"), (error, "bank_error"), (back, "bank_back")):
             self.term.say(f"  {key:>2}) {self.t(label)}")
@@ -189,8 +255,7 @@ class Registration:
         while not answer:
             answer = self.term.ask(f"{self.t('bank_prompt')}: ").strip()
         if answer == back:
-            flow.choose_other_bank()
-            return
+            return self.service.choose_other_bank(flow.id)
         if answer == cancel:
             callback = self.bank.cancel(redirect)
         elif answer == error:
@@ -201,29 +266,30 @@ class Registration:
             known = answer.isdigit() and 1 <= int(answer) <= len(people)
             code = people[int(answer) - 1] if known else answer.upper()
             callback = self.bank.approve(redirect, personal_id=code)
-        flow.complete_identification(callback)
+            self.identified_as = code
+        flow = self.service.complete_identification(flow.id, callback)
         if flow.state is State.confirming_personal_id and flow.data.person is not None:
             person = flow.data.person
             self.term.say(
                 self.t("identified", name=f"{person.given_names} {person.family_name}".strip())
             )
+        return flow
 
     # -- phase 2: check the personal identity code --------------------------------------------
 
-    def confirm_personal_id(self, flow: RegistrationFlow) -> None:
+    def confirm_personal_id(self, flow: RegistrationFlow) -> RegistrationFlow:
         """Phase 2: show the verified code; Next or cancel."""
         self.term.say()
         self.term.say(self.t("phase2"))
         self.term.say("  " + self.t("personal_id", code=flow.personal_id))
         answer = self.choose([("1", self.t("next")), (CANCEL, self.t("cancel"))], default="1")
         if answer == CANCEL:
-            flow.cancel()
-        else:
-            flow.confirm_personal_id()
+            return self.service.cancel(flow.id)
+        return self.service.confirm_personal_id(flow.id)
 
     # -- phase 3: user details and password ---------------------------------------------------
 
-    def enter_details(self, flow: RegistrationFlow) -> None:
+    def enter_details(self, flow: RegistrationFlow) -> RegistrationFlow:
         """Phase 3: keep or edit each prefilled field, choose a password; fix what is rejected.
 
         After `edit` the flow still holds the reviewed details: they are the starting point then.
@@ -236,7 +302,7 @@ class Registration:
         password = self.ask_password()
         while True:
             try:
-                flow.submit_details(details, password)
+                return self.service.submit_details(flow.id, details, password)
             except DetailsRejected as rejected:
                 self.term.say(self.t("fix"))
                 for problem in rejected.errors:
@@ -249,12 +315,10 @@ class Registration:
                 details = self.ask_fields(details, fields)
                 if "password" in bad:
                     password = self.ask_password()
-            else:
-                return
 
     def ask_fields(self, details: ContactDetails, names: Sequence[str]) -> ContactDetails:
         """Ask for each of `names`, the current value as the default; returns the new details."""
-        required = self.ports.settings.required_fields
+        required = self.settings.required_fields
         changes: dict[str, Any] = {}  # str for text fields, bool for the consent
         for name in names:
             label = self.t(f"field_{name}") + ("*" if name in required else "")
@@ -298,7 +362,7 @@ class Registration:
 
     # -- phase 4: confirmation ----------------------------------------------------------------
 
-    def review(self, flow: RegistrationFlow) -> None:
+    def review(self, flow: RegistrationFlow) -> RegistrationFlow:
         """Phase 4: the details as they will be saved; Approve, Edit or cancel."""
         details = flow.details
         assert details is not None  # noqa: S101  # reviewing always has details
@@ -314,11 +378,10 @@ class Registration:
             [("1", self.t("approve")), ("2", self.t("edit")), (CANCEL, self.t("cancel"))]
         )
         if answer == "1":
-            flow.approve(flow.review_token or "")
-        elif answer == "2":
-            flow.edit()
-        else:
-            flow.cancel()
+            return self.service.approve(flow.id, flow.review_token or "")
+        if answer == "2":
+            return self.service.edit(flow.id)
+        return self.service.cancel(flow.id)
 
     # -- outcomes -----------------------------------------------------------------------------
 
@@ -330,7 +393,7 @@ class Registration:
             self.show_completed(flow)
         elif flow.state is State.needs_customer_service and outcome is not None:
             reason = outcome.reason or ""
-            phone = (outcome.contacts or (self.ports.settings.customer_service,))[0].phone
+            phone = (outcome.contacts or (self.settings.customer_service,))[0].phone
             self.term.say(self.t("customer_service_heading"))
             if reason == "identification_failed" and flow.last_error:
                 self.term.say(IdentificationFailed(flow.last_error).message(self.language))
@@ -338,10 +401,16 @@ class Registration:
             self.term.say(CustomerServiceNeeded(reason, phone=phone).message(self.language))
         elif flow.state is State.already_registered:
             self.term.say(AlreadyRegistered().message(self.language))
-        elif flow.state is State.expired:
-            self.term.say(FlowExpired().message(self.language))
+            if self.database is not None and not _seeded(self.identified_as):
+                self.term.note(self.t("registered_earlier"))
+                self.reset_hint()
         else:
             self.term.say(self.t("cancelled"))
+
+    def reset_hint(self) -> None:
+        """How to forget the earlier runs' accounts, where `--reset` can."""
+        if self.resettable:
+            self.term.note(self.t("reset_hint"))
 
     def show_completed(self, flow: RegistrationFlow) -> None:
         """Username, differences from the register, warnings with contacts, the email."""
@@ -358,9 +427,13 @@ class Registration:
             hours = f" ({contact.hours})" if contact.hours else ""
             label = self.t.get(f"contact_{contact.kind}", contact.kind)
             self.term.say(f"  {label}: {contact.phone}{hours}")
-        # A real service runs the outbox relay in the background; the demo runs one pass.
-        deliver_pending_emails(self.ports)
+        # A real service runs the outbox relay (`regflow relay`) in the background; the demo runs
+        # one pass, and shows this registration's email (a pass also sends any email an earlier
+        # run queued but did not get to send).
+        deliver_pending_emails(self.service.ports)
         for message in self.mailer.sent:
+            if message.to != outcome.username:
+                continue
             self.term.say()
             self.term.say(self.t("email_heading"))
             self.term.say(f"  {self.t('email_to')}: {message.to}")
@@ -387,13 +460,113 @@ class Registration:
             self.term.say(self.t("invalid_choice", choices=", ".join(keys)))
 
 
-def build_ports(args: argparse.Namespace) -> Ports:
-    """The demo ports, on the real clock so that a flow expires after its time to live."""
+def _seeded(personal_id: str) -> bool:
+    """Whether this demo person has an account from the start (Johan), not from an earlier run."""
+    return DEMO_HINTS.get(personal_id) == "hint_already_registered"
+
+
+# -- building the service -----------------------------------------------------------------------
+
+
+def open_service(
+    args: argparse.Namespace, resources: contextlib.ExitStack
+) -> tuple[RegistrationService, str | None]:
+    """The service over a database (or in memory), and where it keeps its data, for the user.
+
+    The ports are the demo ports (simulated bank, demo customers, recording mailer) on the real
+    clock, so that a flow expires after its time to live; on a database their account and flow
+    stores are the `SqlStore`'s.
+    """
     hasher = Argon2Hasher.insecure_fast() if args.fast_hash else Argon2Hasher()
     settings = Settings()
     if args.flow_ttl is not None:
         settings = attrs.evolve(settings, flow_ttl=dt.timedelta(seconds=args.flow_ttl))
-    return attrs.evolve(demo_ports(hasher=hasher, settings=settings), clock=SystemClock())
+    demo = attrs.evolve(demo_ports(hasher=hasher, settings=settings), clock=SystemClock())
+    if args.in_memory:
+        return RegistrationService.in_memory(demo), None
+    store = resources.enter_context(SqlStore.from_url(args.database_url))
+    store.create_schema()
+    if args.reset:
+        empty_database(store)
+    if not isinstance(demo.accounts, InMemoryAccountStore):  # pragma: no cover
+        msg = "demo_ports() holds its accounts in an InMemoryAccountStore"
+        raise TypeError(msg)
+    copy_demo_accounts(demo.accounts, store, now=demo.clock.now())
+    ports = attrs.evolve(demo, accounts=store.accounts, flows=store.flows)
+    service = RegistrationService(ports, store)
+    service.purge_expired()  # a real service runs this periodically (the relay does)
+    return service, describe_database(args.database_url)
+
+
+def copy_demo_accounts(source: InMemoryAccountStore, store: SqlStore, *, now: dt.datetime) -> None:
+    """Copy the demo accounts (Johan Eriksson's) into the database, where they are missing.
+
+    The `AccountStore` port creates an account only together with its confirmation email, so
+    the copy queues a placeholder email and marks it sent in the same unit of work: the relay
+    never sends it.
+    """
+    for account in source.accounts.values():
+        message = EmailMessage(
+            message_id=f"regflow-demo-account.{account.account_id}",
+            to=account.email,
+            subject="Demo account",
+            text="A demo account, created by the regflow demo; this email is never sent.\n",
+            html="<p>A demo account, created by the regflow demo; this email is never sent.</p>",
+        )
+        new = NewAccount(
+            account_id=account.account_id,
+            email=account.email,
+            personal_id=account.personal_id,
+            customer_number=account.customer_number,
+            password_hash=account.password_hash,
+            profile=account.profile,
+            linked_contracts=account.linked_contracts,
+            created_at=account.created_at,
+        )
+        # Already there: from an earlier run, or from a demo started at the same moment.
+        with contextlib.suppress(AlreadyRegistered, EmailTaken), store.unit_of_work() as uow:
+            if not uow.accounts.exists_for_person(account.personal_id):
+                uow.accounts.create(new, message)
+                uow.accounts.mark_sent(message.message_id, now)
+
+
+def empty_database(store: SqlStore) -> None:
+    """`--reset`: delete every row of regflow's tables (accounts, outbox, flows, login failures).
+
+    The tables stay; the demo accounts are copied in again afterwards.
+    """
+    with sql_errors(), store.engine.begin() as connection:
+        for table in reversed(sql.metadata.sorted_tables):  # the outbox before its accounts
+            connection.execute(table.delete())
+
+
+@contextlib.contextmanager
+def sql_errors() -> Iterator[None]:
+    """A database error from a statement of this file, as regflow's adapters report theirs."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        raise AdapterError("storage", type(error).__name__) from error
+
+
+def describe_database(url: str) -> str:
+    """Where the data is, for the user: a SQLite file's full path, else the URL sans password."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
+        return os.path.abspath(parsed.database or "")
+    return parsed.render_as_string(hide_password=True)
+
+
+def resettable(url: str) -> bool:
+    """Whether `--reset` may empty this database: SQLite only.
+
+    A database server's may well be a real service's database (the URL can come from the
+    environment), and a demo should not be one option away from emptying it.
+    """
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+# -- the command line ---------------------------------------------------------------------------
 
 
 def _seconds(text: str) -> int:
@@ -405,13 +578,56 @@ def _seconds(text: str) -> int:
     return seconds
 
 
+def _database_url(text: str) -> str:
+    """A SQLAlchemy database URL (argparse reports a malformed one as a usage error)."""
+    try:
+        url = sa.make_url(text)
+    except ArgumentError:
+        msg = f"not a database URL: {text!r} (for example {DEMO_DATABASE_URL})"
+        raise argparse.ArgumentTypeError(msg) from None
+    if url.get_backend_name() == "sqlite" and url.database not in {None, "", ":memory:"}:
+        folder = os.path.dirname(os.path.abspath(url.database or ""))
+        if not os.path.isdir(folder):  # SQLite creates the file, but not its folder
+            msg = f"no such folder for the SQLite file: {folder}"
+            raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(
-        description="Register for Helen's e-services in the terminal (regflow demo)."
+        description="Register for Helen's e-services in the terminal (regflow demo).",
+        epilog=(
+            "Accounts and registrations are kept in a database, so whoever registered in an "
+            "earlier run is already registered in the next one; --reset starts afresh."
+        ),
     )
     parser.add_argument(
         "--language", choices=("en", "fi", "sv"), default="en", help="language (default: en)"
+    )
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
+        "--database-url",
+        type=_database_url,
+        metavar="URL",
+        # read when parsing, not at import
+        default=os.environ.get("REGFLOW_DEMO_DATABASE_URL") or DEMO_DATABASE_URL,
+        help=(
+            "SQLAlchemy URL of the database for accounts, emails and registrations "
+            f"(env REGFLOW_DEMO_DATABASE_URL; default: {DEMO_DATABASE_URL}, the file "
+            "regflow-demo.sqlite3 in the current directory, created when missing)"
+        ),
+    )
+    storage.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep everything in memory instead, forgotten when the demo ends",
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="empty the database's regflow tables first (SQLite only): nobody is registered "
+        "but the demo account",
     )
     parser.add_argument(
         "--fast-hash",
@@ -424,27 +640,48 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="how long the registration waits for the user (default: 30 minutes)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.reset and args.in_memory:
+        parser.error("--reset empties a database; --in-memory uses none")
+    if args.reset and not resettable(args.database_url):
+        parser.error("--reset empties SQLite databases only; use your database's own tools")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one registration; 0 whatever its outcome, 130 on Ctrl-C, 1 when input ends early."""
+    """Run one registration: 0 whatever its outcome, 130 on Ctrl-C, 1 on early end of input.
+
+    1 also when the database cannot be opened or fails during the registration.
+    """
     args = parse_args(argv)
     texts = Texts(args.language)
     terminal = Terminal()
-    registration = Registration(build_ports(args), terminal, texts)
-    try:
-        registration.run()
-    except KeyboardInterrupt:
-        registration.abandon()
-        terminal.say()
-        terminal.say(texts("interrupted"))
-        return EXIT_INTERRUPTED
-    except EOFError:  # Ctrl-D at a terminal, or the end of piped input
-        registration.abandon()
-        terminal.say()
-        terminal.say(texts("input_ended"))
-        return EXIT_INPUT_ENDED
+    with contextlib.ExitStack() as resources:
+        try:
+            service, database = open_service(args, resources)
+        # ArgumentError: an unknown database; ImportError: its driver is not installed
+        except (AdapterError, ArgumentError, ImportError) as error:
+            where = describe_database(args.database_url)
+            print(f"register.py: cannot use the database {where}: {error}", file=sys.stderr)
+            return EXIT_STORAGE_FAILED
+        registration = Registration(
+            service, terminal, texts, database=database, resettable=resettable(args.database_url)
+        )
+        try:
+            registration.run()
+        except KeyboardInterrupt:
+            registration.abandon()
+            terminal.say()
+            terminal.say(texts("interrupted"))
+            return EXIT_INTERRUPTED
+        except EOFError:  # Ctrl-D at a terminal, or the end of piped input
+            registration.abandon()
+            terminal.say()
+            terminal.say(texts("input_ended"))
+            return EXIT_INPUT_ENDED
+        except AdapterError as error:  # the database failed mid-registration
+            terminal.say(f"! {error.message(args.language)}")
+            return EXIT_STORAGE_FAILED
     return 0
 
 

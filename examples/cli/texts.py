@@ -14,6 +14,12 @@ EN: Final[dict[str, str]] = {
         "Demo: a simulated bank and in-memory demo customers; nothing leaves this terminal. "
         "Ctrl-C stops."
     ),
+    "storage_database": (
+        "Accounts and registrations are kept in {database}, so whoever registered in an earlier "
+        "run is already registered now."
+    ),
+    "reset_hint": "To start with an empty database, run the demo with --reset.",
+    "storage_memory": "Accounts and registrations are kept in memory and forgotten at the end.",
     "start_question": "Register for the e-services as a",
     "consumer": "Consumer customer",
     "business": "Business customer",
@@ -98,6 +104,9 @@ EN: Final[dict[str, str]] = {
     "reason_identification_failed": (
         "Identification with your bank did not succeed after several attempts."
     ),
+    "registered_earlier": (
+        "This demo keeps its accounts between runs: this person registered in an earlier run."
+    ),
     "cancelled": "The registration was cancelled. Nothing was saved.",
     "interrupted": "Stopped. The registration was cancelled; nothing was saved.",
     "input_ended": "Input ended. The registration was cancelled; nothing was saved.",
@@ -109,6 +118,12 @@ FI: Final[dict[str, str]] = {
         "Demo: simuloitu pankki ja muistissa olevat esimerkkiasiakkaat; mitään ei lähetetä "
         "tästä päätteestä. Ctrl-C lopettaa."
     ),
+    "storage_database": (
+        "Tilit ja rekisteröitymiset tallennetaan tietokantaan {database}, joten aiemmalla "
+        "kerralla rekisteröitynyt on nyt jo rekisteröitynyt."
+    ),
+    "reset_hint": "Aloita tyhjästä tietokannasta käynnistämällä demo valitsimella --reset.",
+    "storage_memory": "Tilit ja rekisteröitymiset ovat vain muistissa ja unohtuvat lopuksi.",
     "start_question": "Rekisteröidy sähköisiin palveluihin",
     "consumer": "Kuluttaja-asiakkaana",
     "business": "Yritysasiakkaana",
@@ -195,6 +210,9 @@ FI: Final[dict[str, str]] = {
     "reason_identification_failed": (
         "Tunnistautuminen pankissa ei onnistunut useista yrityksistä huolimatta."
     ),
+    "registered_earlier": (
+        "Tämä demo säilyttää tilit kertojen välillä: tämä henkilö rekisteröityi aiemmalla kerralla."
+    ),
     "cancelled": "Rekisteröityminen keskeytettiin. Mitään ei tallennettu.",
     "interrupted": "Lopetettu. Rekisteröityminen keskeytettiin; mitään ei tallennettu.",
     "input_ended": "Syöte loppui. Rekisteröityminen keskeytettiin; mitään ei tallennettu.",
@@ -206,6 +224,12 @@ SV: Final[dict[str, str]] = {
         "Demo: en simulerad bank och demokunder i minnet; ingenting lämnar den här terminalen. "
         "Ctrl-C avbryter."
     ),
+    "storage_database": (
+        "Konton och registreringar sparas i {database}, så den som registrerade sig under en "
+        "tidigare körning är redan registrerad nu."
+    ),
+    "reset_hint": "Starta demon med --reset för att börja med en tom databas.",
+    "storage_memory": "Konton och registreringar finns bara i minnet och glöms i slutet.",
     "start_question": "Registrera dig för e-tjänsterna som",
     "consumer": "Konsumentkund",
     "business": "Företagskund",
@@ -288,6 +312,10 @@ SV: Final[dict[str, str]] = {
         "Dina avtalsuppgifter saknar information som behövs för att identifiera dig."
     ),
     "reason_identification_failed": "Identifieringen i banken lyckades inte trots flera försök.",
+    "registered_earlier": (
+        "Den här demon behåller sina konton mellan körningarna: personen registrerade sig under "
+        "en tidigare körning."
+    ),
     "cancelled": "Registreringen avbröts. Ingenting sparades.",
     "interrupted": "Avbrutet. Registreringen avbröts; ingenting sparades.",
     "input_ended": "Indata tog slut. Registreringen avbröts; ingenting sparades.",

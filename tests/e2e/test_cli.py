@@ -1,17 +1,20 @@
 """The terminal example, end to end: `examples/cli/register.py` run as a user would run it.
 
 Most tests pipe the answers into stdin; two run the script on a pseudo-terminal, where the
-password prompt must not echo and Ctrl-C must end the registration cleanly. Every run uses the
-demo ports with `--fast-hash` (cheap argon2id), so each takes well under a few seconds.
+password prompt must not echo and Ctrl-C must end the registration cleanly. Every run happens in
+the test's own temporary folder, on a SQLite file there (`--database-url`) unless the test says
+otherwise, and uses `--fast-hash` (cheap argon2id), so each takes well under a few seconds.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import importlib.util
 import os
 import select
 import signal
+import sqlite3
 import string
 import subprocess
 import sys
@@ -25,6 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "cli" / "register.py"
 TIMEOUT = 30.0
+DEFAULT_DATABASE = "regflow-demo.sqlite3"  # what the script uses without storage options
 
 # The menu numbers a user types: Nordea is the 4th of the simulated bank's 11 banks, so "my bank
 # is not listed" is 12; on the bank page 7, 8 and 9 follow the six demo people.
@@ -40,29 +44,54 @@ KEEP_ALL = [KEEP] * 9
 
 def _env() -> dict[str, str]:
     env = dict(os.environ, PYTHONIOENCODING="utf-8", COLUMNS="100")
+    env.pop(
+        "REGFLOW_DEMO_DATABASE_URL", None
+    )  # the developer's own database stays out of the tests
     # the script runs this source tree's regflow even where the package is not installed
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
     return env
 
 
-def _command(language: str, *extra: str) -> list[str]:
-    return [sys.executable, str(SCRIPT), "--fast-hash", "--language", language, *extra]
+class Cli:
+    """Runs the script in one test's folder; by default on the SQLite file `demo.sqlite3` there."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.storage = ("--database-url", f"sqlite:///{folder / 'demo.sqlite3'}")
+
+    def command(self, language: str = "en", *, storage: Sequence[str] | None = None) -> list[str]:
+        """The command line; `storage` replaces the `--database-url` options."""
+        chosen = self.storage if storage is None else storage
+        return [sys.executable, str(SCRIPT), "--fast-hash", "--language", language, *chosen]
+
+    def __call__(
+        self, answers: Sequence[str], language: str = "en", *, storage: Sequence[str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the script with `answers` piped in, one per line."""
+        result = subprocess.run(  # our own script, with the current interpreter
+            self.command(language, storage=storage),
+            input="".join(f"{a}\n" for a in answers),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            cwd=self.folder,
+            env=_env(),
+            timeout=TIMEOUT,
+            check=False,
+        )
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
 
 
-def run_cli(answers: Sequence[str], language: str = "en") -> subprocess.CompletedProcess[str]:
-    """Run the script with `answers` piped in, one per line."""
-    result = subprocess.run(  # our own script, with the current interpreter
-        _command(language),
-        input="".join(f"{a}\n" for a in answers),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=_env(),
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """The script, run in this test's temporary folder."""
+    return Cli(tmp_path)
+
+
+def flat(text: str) -> str:
+    """`text` with every run of whitespace as one space: prose wraps at the terminal's width."""
+    return " ".join(text.split())
 
 
 def details(*, email: str = KEEP, postal_code: str = KEEP) -> list[str]:
@@ -72,9 +101,10 @@ def details(*, email: str = KEEP, postal_code: str = KEEP) -> list[str]:
     return answers
 
 
-def test_completed_registration_with_a_new_email() -> None:
+@pytest.mark.parametrize("storage", [None, ("--in-memory",)], ids=["sqlite", "in-memory"])
+def test_completed_registration_with_a_new_email(cli: Cli, storage: Sequence[str] | None) -> None:
     """Anna-Liisa identifies, keeps her details but the email, approves: account, username, mail."""
-    result = run_cli(
+    result = cli(
         [
             CONSUMER,
             NORDEA,
@@ -84,7 +114,8 @@ def test_completed_registration_with_a_new_email() -> None:
             PASSWORD,
             PASSWORD,
             APPROVE,
-        ]
+        ],
+        storage=storage,
     )
     out = result.stdout
     assert result.returncode == 0
@@ -97,21 +128,73 @@ def test_completed_registration_with_a_new_email() -> None:
     assert "Subject: Your e-services account is ready" in out
     assert "To: anna.liisa@example.org" in out
     assert "Continue to service selection." in out
+    assert out.count("Subject:") == 1  # this registration's email only, not the demo account's
     assert PASSWORD not in out  # piped passwords are not echoed either
+    if storage is None:
+        assert _accounts(cli.folder / "demo.sqlite3") == {"131052-308T", "150380-123P"}
+    else:
+        assert "kept in memory" in out
+        assert not any(cli.folder.iterdir())  # no database file anywhere
 
 
-def test_no_customer_record_sends_to_customer_service() -> None:
+def test_default_database_keeps_accounts_between_runs(cli: Cli) -> None:
+    """Without storage options a SQLite file in the current folder keeps the accounts, so a
+    second run for the same person ends in already_registered."""
+    oskari = [CONSUMER, NORDEA, "010594Y239M"]
+    register = [NEXT, *KEEP_ALL, OSKARI_PASSWORD, OSKARI_PASSWORD, APPROVE]
+    first = cli([*oskari, *register], storage=())
+    assert first.returncode == 0
+    assert "Your username: oskari.korhonen@example.fi" in first.stdout
+    database = cli.folder / DEFAULT_DATABASE
+    assert _accounts(database) == {"010594Y239M", "150380-123P"}  # Oskari and the demo account
+
+    second = cli(oskari, storage=())  # a new process: only the database remembers Oskari
+    out = second.stdout
+    assert second.returncode == 0
+    assert "010594Y239M  Oskari Korhonen        already has an account" in out
+    assert "You already have an account." in out
+    assert "this person registered in an earlier run" in flat(out)
+    assert "Phase 2 of 4" not in out
+
+
+def test_reset_empties_the_database_but_the_demo_account(cli: Cli) -> None:
+    """After a registration, `--reset` forgets it; Johan's demo account is there again."""
+    matti = [CONSUMER, NORDEA, "240467-541E"]
+    registered = cli([*matti, NEXT, *KEEP_ALL, PASSWORD, PASSWORD, APPROVE])
+    assert "Registration complete." in registered.stdout
+    again = cli(matti, storage=(*cli.storage, "--reset"))
+    assert again.returncode == 1  # the answers end in phase 2
+    assert "Identified: Matti Meikäläinen" in again.stdout
+    assert "150380-123P  Johan Eriksson         already has an account" in again.stdout
+    assert _accounts(cli.folder / "demo.sqlite3") == {"150380-123P"}
+
+
+def test_reset_refuses_a_database_server(cli: Cli) -> None:
+    """`--reset` empties SQLite files only: a server's database may be a real service's."""
+    result = cli([], storage=("--database-url", "postgresql://regflow@db.invalid/app", "--reset"))
+    assert result.returncode == 2  # a usage error, before any connection is made
+    assert "--reset empties SQLite databases only" in result.stderr
+
+
+def _accounts(database: Path) -> set[str]:
+    """The personal identity codes with an account in the demo's SQLite file."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute("SELECT personal_id FROM regflow_accounts").fetchall()
+    return {code for (code,) in rows}
+
+
+def test_no_customer_record_sends_to_customer_service(cli: Cli) -> None:
     """Erik is identified by his bank but has no customer record: call customer service."""
-    result = run_cli([CONSUMER, NORDEA, "071290-873K"])
+    result = cli([CONSUMER, NORDEA, "071290-873K"])
     assert result.returncode == 0
     assert "No customer record was found for your personal identity code." in result.stdout
     assert "Please contact customer service, 09 617 8080" in result.stdout
     assert "Phase 2 of 4" not in result.stdout
 
 
-def test_bank_not_listed_sends_to_customer_service() -> None:
+def test_bank_not_listed_sends_to_customer_service(cli: Cli) -> None:
     """Choosing "my bank is not listed" ends at customer service without visiting a bank."""
-    result = run_cli([CONSUMER, NOT_LISTED])
+    result = cli([CONSUMER, NOT_LISTED])
     assert result.returncode == 0
     assert "My bank is not listed" in result.stdout
     assert "Your bank is not among those available for identification." in result.stdout
@@ -119,9 +202,9 @@ def test_bank_not_listed_sends_to_customer_service() -> None:
     assert "Simulated bank" not in result.stdout
 
 
-def test_rejected_details_are_asked_again_field_by_field() -> None:
+def test_rejected_details_are_asked_again_field_by_field(cli: Cli) -> None:
     """Every problem is shown at once, and only the rejected field and the password are re-asked."""
-    result = run_cli(
+    result = cli(
         [
             CONSUMER,
             NORDEA,
@@ -146,9 +229,9 @@ def test_rejected_details_are_asked_again_field_by_field() -> None:
     assert "Your username: oskari.korhonen@example.fi" in out
 
 
-def test_edit_from_review_keeps_the_details() -> None:
+def test_edit_from_review_keeps_the_details(cli: Cli) -> None:
     """Edit goes back to phase 3 with the reviewed details as defaults; approving then completes."""
-    result = run_cli(
+    result = cli(
         [
             CONSUMER,
             NORDEA,
@@ -169,20 +252,18 @@ def test_edit_from_review_keeps_the_details() -> None:
     assert "Your username: oskari@example.org" in result.stdout
 
 
-def test_district_heating_not_linked_shows_the_advisory() -> None:
+def test_district_heating_not_linked_shows_the_advisory(cli: Cli) -> None:
     """Matti completes, with the warning and the district heating advisory's number and hours."""
-    result = run_cli(
-        [CONSUMER, NORDEA, "240467-541E", NEXT, *KEEP_ALL, PASSWORD, PASSWORD, APPROVE]
-    )
+    result = cli([CONSUMER, NORDEA, "240467-541E", NEXT, *KEEP_ALL, PASSWORD, PASSWORD, APPROVE])
     assert result.returncode == 0
     assert "Registration complete." in result.stdout
     assert "! Your district heating contract could not be linked" in result.stdout
     assert "District heating advisory: 09 617 8013 (8.30\u201316.00)" in result.stdout
 
 
-def test_third_failed_identification_ends_at_customer_service_in_finnish() -> None:
+def test_third_failed_identification_ends_at_customer_service_in_finnish(cli: Cli) -> None:
     """A bank error, a cancel at the bank and an invalid code: the third failure ends the flow."""
-    result = run_cli(
+    result = cli(
         [CONSUMER, NORDEA, AT_BANK_ERROR, NORDEA, AT_BANK_CANCEL, NORDEA, "not-a-code"],
         language="fi",
     )
@@ -194,60 +275,68 @@ def test_third_failed_identification_ends_at_customer_service_in_finnish() -> No
     assert "09 617 8080" in out
 
 
-def test_already_registered_is_told_to_log_in_in_swedish() -> None:
+def test_already_registered_is_told_to_log_in_in_swedish(cli: Cli) -> None:
     """Johan already has an account: he is told to log in with his email address and password."""
-    result = run_cli([CONSUMER, NORDEA, "150380-123P"], language="sv")
+    result = cli([CONSUMER, NORDEA, "150380-123P"], language="sv")
     assert result.returncode == 0
     assert "Du har redan ett konto." in result.stdout
     assert "Steg 2/4" not in result.stdout
 
 
-def test_business_customers_cannot_self_register() -> None:
+def test_business_customers_cannot_self_register(cli: Cli) -> None:
     """Starting as a business customer is refused with the library's message."""
-    result = run_cli(["2"])
+    result = cli(["2"])
     assert result.returncode == 0
     assert "available to consumer customers only" in result.stdout
     assert "Phase 1 of 4" not in result.stdout
 
 
-def test_cancel_in_phase_two() -> None:
+def test_cancel_in_phase_two(cli: Cli) -> None:
     """Cancelling after identification ends the registration as cancelled."""
-    result = run_cli([CONSUMER, NORDEA, "131052-308T", CANCEL])
+    result = cli([CONSUMER, NORDEA, "131052-308T", CANCEL])
     assert result.returncode == 0
     assert "The registration was cancelled." in result.stdout
 
 
-def test_end_of_input_ends_cleanly() -> None:
+def test_end_of_input_ends_cleanly(cli: Cli) -> None:
     """Input that ends mid-registration (Ctrl-D) gives a message and exit code 1, no traceback."""
-    result = run_cli([CONSUMER, NORDEA])
+    result = cli([CONSUMER, NORDEA])
     assert result.returncode == 1
     assert "Input ended. The registration was cancelled" in result.stdout
 
 
-def test_invalid_menu_answers_are_asked_again() -> None:
+def test_invalid_menu_answers_are_asked_again(cli: Cli) -> None:
     """An answer that is not on the menu is refused with the choices, and asked again."""
-    result = run_cli(["9", CONSUMER, "99", NOT_LISTED])
+    result = cli(["9", CONSUMER, "99", NOT_LISTED])
     assert result.returncode == 0
     assert "Please answer with one of: 1, 2." in result.stdout
     assert "Your bank is not among those available" in result.stdout
 
 
-def test_a_registration_left_waiting_expires() -> None:
+def test_a_registration_left_waiting_expires(cli: Cli) -> None:
     """An answer given after the flow's time to live has passed finds the registration expired."""
     process = subprocess.Popen(  # our own script, with the current interpreter
-        _command("en", "--flow-ttl", "1"),
+        [*cli.command("en"), "--flow-ttl", "1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         encoding="utf-8",
+        cwd=cli.folder,
         env=_env(),
     )
     assert process.stdin is not None
+    assert process.stdout is not None
     process.stdin.write(f"{CONSUMER}\n{NORDEA}\n")
     process.stdin.flush()
+    shown = ""
+    for line in process.stdout:  # until the bank page is shown: the flow's clock is running
+        shown += line
+        if "Back to the bank list" in line:
+            break
     time.sleep(1.5)  # the user is away longer than the flow's time to live
-    out, err = process.communicate("131052-308T\n", timeout=TIMEOUT)
+    rest, err = process.communicate("131052-308T\n", timeout=TIMEOUT)
+    out = shown + rest
     assert process.returncode == 0
     assert "Traceback" not in err
     assert "The registration has expired. Please start again." in out
@@ -312,16 +401,17 @@ class PtySession:
 
 
 @pytest.fixture
-def terminal() -> Iterator[tuple[PtySession, subprocess.Popen[bytes]]]:
+def terminal(cli: Cli) -> Iterator[tuple[PtySession, subprocess.Popen[bytes]]]:
     """The script started on a fresh pseudo-terminal (English), and the session to drive it."""
     parent, child = os.openpty()
     # A new session without a controlling terminal: getpass then hides the input on stdin (the
     # pseudo-terminal) instead of opening the /dev/tty of whoever runs the tests.
     process = subprocess.Popen(  # our own script, with the current interpreter
-        _command("en"),
+        cli.command("en"),
         stdin=child,
         stdout=child,
         stderr=child,
+        cwd=cli.folder,
         env=_env(),
         start_new_session=True,
     )
