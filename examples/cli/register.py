@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import datetime as dt
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
@@ -654,6 +655,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     1 also when the database cannot be opened or fails during the registration.
     """
     args = parse_args(argv)
+    # "Ctrl-C stops" must hold even when started from a shell that ignores SIGINT for its
+    # background jobs (Python then keeps the inherited SIG_IGN and never raises KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     texts = Texts(args.language)
     terminal = Terminal()
     with contextlib.ExitStack() as resources:
