@@ -408,7 +408,9 @@ class RegistrationFlow:
             raise
         finally:
             self._proposed = None
-        if not fired:
+        if fired:
+            self._state = row.dest  # the machine stored the plain name; keep the enum member
+        else:
             self._state = before
             failed = next(g for g in row.guards if not self._guard_holds(g, proposed))
             log.info("flow %s: %s refused, guard %s", self.log_id, row.event, failed)

@@ -237,13 +237,15 @@ _machine: Machine | None = None
 def _new_machine() -> Machine:
     return Machine(
         model=None,  # flows are passed per trigger, never registered
-        states=list(State),
+        # Plain names, not the enum: transitions then skips its Enum handling on every
+        # trigger; the flow turns the destination back into a `State` from the row.
+        states=[s.value for s in State],
         initial=None,
         transitions=[
             {
                 "trigger": r.trigger,
-                "source": r.source,
-                "dest": r.dest,
+                "source": r.source.value,
+                "dest": r.dest.value,
                 "conditions": [str(g) for g in r.guards],
                 "before": [r.effect] if r.effect else [],
             }
