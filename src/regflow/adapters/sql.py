@@ -47,6 +47,8 @@ from typing import Any, Final
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -338,8 +340,17 @@ _UPDATE_FLOW: Final = flows_table.update().where(
 _a = accounts_table.c
 _PERSON_EXISTS: Final = sa.select(sa.literal(1)).where(_a.personal_id == sa.bindparam("b_value"))
 _EMAIL_EXISTS: Final = sa.select(sa.literal(1)).where(_a.email_key == sa.bindparam("b_value"))
-_INSERT_ACCOUNT: Final = accounts_table.insert()
-_INSERT_MESSAGE: Final = outbox_table.insert()
+_DELETE_ACCOUNT: Final = accounts_table.delete().where(_a.account_id == sa.bindparam("b_id"))
+# INSERTs that insert nothing, instead of raising, when a row would break a unique constraint:
+# no savepoint is needed to keep the transaction usable (on PostgreSQL an error aborts it),
+# which saves approve two round trips. Other constraints still raise.
+_INSERTS_UNLESS_TAKEN: Final[dict[tuple[str, str], sa.Insert]] = {
+    (name, table.name): dialect.insert(table)
+    .on_conflict_do_nothing()
+    .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is dropped otherwise
+    for name, dialect in (("postgresql", sa_postgresql), ("sqlite", sa_sqlite))
+    for table in (accounts_table, outbox_table)
+}
 
 
 @attrs.frozen
@@ -420,11 +431,15 @@ class _Unit:
 
     A unit whose only write is a flow save (most requests) does not open a transaction at all:
     the save waits for the unit's end and runs there as one statement, whose `WHERE version =`
-    is the whole check. `ConcurrentUpdate` then comes from the end of the unit.
+    is the whole check. `ConcurrentUpdate` then comes from the end of the unit. Until a
+    transaction begins, the unit's single statements (the load, existence checks, that save)
+    share one pooled connection, which holds no transaction and so no lock; it goes back to the
+    pool before the unit's transaction takes one, so a unit never holds two.
     """
 
     def __init__(self, base: _Autocommit) -> None:
         self._base = base
+        self._single: Connection | None = None
         self._connection: Connection | None = None
         self._claims: dict[str, int] = {}
         self._pending: _Save | None = None
@@ -442,8 +457,7 @@ class _Unit:
         elif self._connection is not None or self._pending is not None:
             yield self._open()
         else:
-            with self._base.reading() as connection:
-                yield connection
+            yield self._single_connection()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -465,9 +479,20 @@ class _Unit:
             return save.new_version
         return save.execute(self._open())
 
+    def _single_connection(self) -> Connection:
+        if self._single is None:
+            self._single = self._base.single.connect()
+        return self._single
+
+    def _release_single(self) -> None:
+        single, self._single = self._single, None
+        if single is not None:
+            single.close()
+
     def _open(self) -> Connection:
         """The unit's transaction, begun, with the deferred save done first."""
         if self._connection is None:
+            self._release_single()
             self._connection = self._base.engine.connect()
             try:
                 self._connection.begin()
@@ -492,9 +517,16 @@ class _Unit:
         connection, self._connection = self._connection, None
         pending, self._pending = self._pending, None
         if connection is None:
-            if commit and pending is not None:
-                with _translate("flows"):
-                    self._base.save(pending)
+            try:
+                if commit and pending is not None:
+                    with _translate("flows"):
+                        if self._single is None:
+                            self._base.save(pending)
+                        else:
+                            pending.execute(self._single)
+                            self._single.commit()
+            finally:
+                self._release_single()
             return
         with contextlib.closing(connection):
             if commit:
@@ -523,15 +555,20 @@ _Scope = _Autocommit | _Unit
 # -- the stores -----------------------------------------------------------------------------
 
 
-def _statement_group(connection: Connection) -> contextlib.AbstractContextManager[Any]:
-    """Statements whose failure must leave the transaction usable.
+def _insert_unless_taken(connection: Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    """Insert one row; False, having changed nothing, where a unique constraint refuses it.
 
-    PostgreSQL aborts the whole transaction on an error, so they get a savepoint; SQLite undoes
-    only the failed statement, so they need none (two statements fewer for every approve).
+    The transaction stays usable either way, so that the caller can find out which rule.
     """
-    if connection.dialect.name == "sqlite":
-        return contextlib.nullcontext()
-    return connection.begin_nested()
+    statement = _INSERTS_UNLESS_TAKEN.get((connection.dialect.name, table.name))
+    if statement is not None:
+        return bool(connection.execute(statement, values).rowcount == 1)
+    try:  # a database without ON CONFLICT: a savepoint undoes the refused INSERT
+        with connection.begin_nested():
+            connection.execute(table.insert(), values)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _exists(connection: Connection, statement: sa.Select[Any], value: str) -> bool:
@@ -580,47 +617,39 @@ class SqlAccountStore:
             return _exists(connection, _EMAIL_EXISTS, email_key(email))
 
     def create(self, account: NewAccount, message: EmailMessage) -> None:
-        """Insert the account and its queued email in one transaction (a savepoint in a unit)."""
+        """Insert the account and its queued email in one transaction (in a unit: its
+        transaction, which stays usable when the account is refused)."""
         with _translate("accounts"), self._scope.writing() as connection:
-            inserted = False
-            try:
-                with _statement_group(connection):
-                    connection.execute(
-                        _INSERT_ACCOUNT,
-                        {
-                            "account_id": account.account_id,
-                            "email": account.email,
-                            "email_key": email_key(account.email),
-                            "personal_id": account.personal_id,
-                            "customer_number": account.customer_number,
-                            "password_hash": account.password_hash,
-                            "profile": attrs.asdict(account.profile),
-                            "linked_contracts": list(account.linked_contracts),
-                            "created_at": account.created_at,
-                        },
-                    )
-                    inserted = True
-                    connection.execute(
-                        _INSERT_MESSAGE,
-                        {
-                            "message_id": message.message_id,
-                            "account_id": account.account_id,
-                            "recipient": message.to,
-                            "subject": message.subject,
-                            "text_body": message.text,
-                            "html_body": message.html,
-                            "language": message.language,
-                            "queued_at": account.created_at,
-                            "attempts": 0,
-                            "last_error": "",
-                        },
-                    )
-            except IntegrityError as error:
-                if inserted and connection.dialect.name == "sqlite":  # no savepoint to undo it
-                    connection.execute(
-                        accounts_table.delete().where(_a.account_id == account.account_id)
-                    )
-                raise _uniqueness_error(connection, account, error, self._scope) from error
+            values = {
+                "account_id": account.account_id,
+                "email": account.email,
+                "email_key": email_key(account.email),
+                "personal_id": account.personal_id,
+                "customer_number": account.customer_number,
+                "password_hash": account.password_hash,
+                "profile": attrs.asdict(account.profile),
+                "linked_contracts": list(account.linked_contracts),
+                "created_at": account.created_at,
+            }
+            if not _insert_unless_taken(connection, accounts_table, values):
+                raise _uniqueness_error(connection, account, self._scope)
+            queued = {
+                "message_id": message.message_id,
+                "account_id": account.account_id,
+                "recipient": message.to,
+                "subject": message.subject,
+                "text_body": message.text,
+                "html_body": message.html,
+                "language": message.language,
+                "queued_at": account.created_at,
+                "attempts": 0,
+                "last_error": "",
+            }
+            if not _insert_unless_taken(connection, outbox_table, queued):
+                # Both or neither: take the account back (a second approve of one flow queues
+                # the same message id).
+                connection.execute(_DELETE_ACCOUNT, {"b_id": account.account_id})
+                raise _uniqueness_error(connection, account, self._scope, message_taken=True)
 
     def find_by_email(self, email: str) -> Account | None:
         """The account with this email, case-insensitively."""
@@ -734,24 +763,21 @@ class SqlAccountStore:
 
 
 def _uniqueness_error(
-    connection: Connection, account: NewAccount, error: IntegrityError, scope: _Scope
+    connection: Connection, account: NewAccount, scope: _Scope, *, message_taken: bool = False
 ) -> RegflowError:
-    # The savepoint is rolled back, so the transaction can still ask which rule was broken.
-    # A flow of this unit saved by someone else since it was loaded is the real cause (two
-    # approves of one flow racing: the loser meets the winner's account); otherwise the same
-    # order as the in-memory store (person first) keeps the answer the same on every store.
+    # Nothing was inserted and the transaction is still usable, so it can ask which rule was
+    # broken. A flow of this unit saved by someone else since it was loaded is the real cause
+    # (two approves of one flow racing: the loser meets the winner's account); otherwise the
+    # same order as the in-memory store (person first) keeps the answer the same on every store.
     if scope.claims_changed(connection):
         return ConcurrentUpdate()
     if _exists(connection, _PERSON_EXISTS, account.personal_id):
         return AlreadyRegistered()
     if _exists(connection, _EMAIL_EXISTS, email_key(account.email)):
         return EmailTaken()
-    diag = getattr(error.orig, "diag", None)
-    violated = str(getattr(diag, "constraint_name", None) or error.orig)
-    if "email_key" in violated:
-        return EmailTaken()
-    if "personal_id" in violated or "outbox" in violated:
-        return AlreadyRegistered()  # a second approve of one flow queues the same message id
+    if message_taken:
+        return AlreadyRegistered()  # this flow's confirmation email is queued already
+    # The conflicting account is gone already (deleted since), or the account id collided.
     return AdapterError("accounts", "integrity error")
 
 
