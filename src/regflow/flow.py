@@ -11,9 +11,12 @@ after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
+import importlib
 import logging
 import secrets
+import types
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -178,15 +181,13 @@ class RegistrationFlow:
         Raises `SnapshotInvalid` for a malformed snapshot or an unknown schema version. Does not
         check expiry: the next event does, or call `check_expiry()`.
         """
-        from regflow.snapshot import flow_from_snapshot
-
-        return flow_from_snapshot(cls, snapshot, ports)
+        from_snapshot: Callable[..., RegistrationFlow] = _snapshots().flow_from_snapshot
+        return from_snapshot(cls, snapshot, ports)
 
     def snapshot(self) -> Snapshot:
         """The flow as a versioned, JSON-safe dict (never a plaintext password)."""
-        from regflow.snapshot import flow_to_snapshot
-
-        return flow_to_snapshot(self)
+        to_snapshot: Callable[[RegistrationFlow], Snapshot] = _snapshots().flow_to_snapshot
+        return to_snapshot(self)
 
     # -- what the flow knows ------------------------------------------------------------------
 
@@ -585,6 +586,13 @@ class RegistrationFlow:
         if row.dest is State.needs_customer_service:
             contacts = (self._ports.settings.customer_service,)
         return Outcome(reason=row.reason, contacts=contacts)
+
+
+@functools.cache
+def _snapshots() -> types.ModuleType:
+    # regflow.snapshot imports this module (for FlowData), so it is imported on first use; a
+    # function-level import statement would cost a lookup on every restore and snapshot.
+    return importlib.import_module("regflow.snapshot")
 
 
 def changed_fields(

@@ -24,6 +24,8 @@ from regflow.errors import SnapshotInvalid, UnsupportedLanguage
 from regflow.machine import State
 from regflow.model import ContractKind
 
+from regflow.flow import FlowData
+
 if TYPE_CHECKING:
     from regflow.flow import RegistrationFlow
     from regflow.ports import Ports, Snapshot
@@ -110,24 +112,28 @@ def _record_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
     """
     names = [a.name for a in attrs.fields(cls)]
     hints = typing.get_type_hints(cls)
-    hooks: list[tuple[str, Any, Callable[[Any, Any], Any] | None]] = []
+    # per field: (name, type, plain types accepted as they are, or a hook for anything else)
+    fields: list[tuple[str, Any, frozenset[type], Callable[[Any, Any], Any] | None]] = []
+
+    def prepare() -> None:
+        for name in names:
+            plain = _PLAIN.get(hints[name])
+            hook = None if plain else _converter.get_structure_hook(hints[name])
+            fields.append((name, hints[name], plain or frozenset(), hook))
 
     def structure(value: Any, _type: Any) -> Any:
         if type(value) is not dict:
             msg = f"expected an object for {cls.__name__}, got {type(value).__name__}"
             raise TypeError(msg)
-        if not hooks:
-            hooks.extend(
-                (n, hints[n], None if hints[n] is str else _converter.get_structure_hook(hints[n]))
-                for n in names
-            )
+        if not fields:
+            prepare()
         instance = object.__new__(cls)
-        for name, field_type, hook in hooks:
+        for name, field_type, plain, hook in fields:
             item = value[name]
             if hook is not None:
                 item = hook(item, field_type)
-            elif type(item) is not str:  # the commonest field type, checked inline
-                msg = f"{cls.__name__}.{name}: expected str, got {type(item).__name__}"
+            elif type(item) not in plain:  # exact types only: True is not an int, 5 not a str
+                msg = f"{cls.__name__}.{name}: expected {field_type}, got {type(item).__name__}"
                 raise TypeError(msg)
             _set(instance, name, item)
         return instance
@@ -135,10 +141,18 @@ def _record_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
     return structure
 
 
+# Field types whose JSON values are taken as they are once their exact type is checked.
+_PLAIN: Final[dict[Any, frozenset[type]]] = {
+    str: frozenset({str}),
+    bool: frozenset({bool}),
+    int: frozenset({int}),
+    str | None: frozenset({str, type(None)}),
+}
+
+
 def _register_fast_hooks() -> None:
     # cattrs' generic tuple and Optional handling, and the values' attrs validators, dominate
     # restore time; the snapshot has a handful of shapes, so give them direct hooks.
-    from regflow.flow import FlowData
     from regflow.model import (
         BankRedirect,
         Contact,
@@ -193,7 +207,6 @@ def _aware(value: Any) -> dt.datetime:
 
 def flow_to_snapshot(flow: RegistrationFlow) -> Snapshot:
     """The JSON-safe snapshot of `flow`."""
-    from regflow.flow import FlowData
 
     return {
         "schema": SCHEMA_VERSION,
@@ -210,7 +223,6 @@ def flow_to_snapshot(flow: RegistrationFlow) -> Snapshot:
 
 def flow_from_snapshot(cls: type[_F], snapshot: Snapshot, ports: Ports) -> _F:
     """Rebuild a flow of class `cls` from a snapshot, migrating older schema versions."""
-    from regflow.flow import FlowData
 
     if not isinstance(snapshot, dict):
         raise SnapshotInvalid(f"expected a dict, got {type(snapshot).__name__}")
