@@ -21,10 +21,9 @@ import cattrs
 from cattrs.preconf.json import make_converter
 
 from regflow.errors import SnapshotInvalid, UnsupportedLanguage
+from regflow.flow import FlowData
 from regflow.machine import State
 from regflow.model import ContractKind
-
-from regflow.flow import FlowData
 
 if TYPE_CHECKING:
     from regflow.flow import RegistrationFlow
