@@ -1,4 +1,4 @@
-"""Compile the gettext catalogues (`.po` -> `.mo`) under src/regflow/locale, or check they are fresh.
+"""Compile the gettext catalogues (`.po` -> `.mo`) under src/regflow/locale, or check them.
 
     python scripts/i18n.py compile   # after editing a .po file
     python scripts/i18n.py check     # exit 1 when a .mo does not match its .po (tests call this)
@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
     if command == "check":
         bad = stale()
         for po in bad:
-            print(f"stale: {po.relative_to(LOCALE.parent.parent.parent)}; run scripts/i18n.py compile")
+            where = po.relative_to(LOCALE.parent.parent.parent)
+            print(f"stale: {where}; run scripts/i18n.py compile")
         return 1 if bad else 0
     print(__doc__)
     return 2
