@@ -514,16 +514,7 @@ def copy_demo_accounts(source: InMemoryAccountStore, store: SqlStore, *, now: dt
             text="A demo account, created by the regflow demo; this email is never sent.\n",
             html="<p>A demo account, created by the regflow demo; this email is never sent.</p>",
         )
-        new = NewAccount(
-            account_id=account.account_id,
-            email=account.email,
-            personal_id=account.personal_id,
-            customer_number=account.customer_number,
-            password_hash=account.password_hash,
-            profile=account.profile,
-            linked_contracts=account.linked_contracts,
-            created_at=account.created_at,
-        )
+        new = NewAccount(**attrs.asdict(account, recurse=False))  # the same fields
         # Already there: from an earlier run, or from a demo started at the same moment.
         with contextlib.suppress(AlreadyRegistered, EmailTaken), store.unit_of_work() as uow:
             if not uow.accounts.exists_for_person(account.personal_id):

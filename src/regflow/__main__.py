@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 # subcommand -> (module with `add_arguments(parser)` and `run(args) -> int`, help text)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "check-password": ("regflow.policy._cli", "check a password against the policy"),
+    "check-password": ("regflow.check_password", "check a password against the policy"),
     "relay": ("regflow.relay", "deliver queued emails through the configured mailer"),
 }
 

@@ -16,7 +16,6 @@ from typing import Final, Literal, TypeAlias
 
 Language: TypeAlias = Literal["sv", "fi", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = ("sv", "fi", "en")
-DEFAULT_LANGUAGE: Final[Language] = "en"
 
 
 def check_language(language: str) -> Language:

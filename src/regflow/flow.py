@@ -63,10 +63,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_CUSTOMER_TYPES: Final = frozenset({"consumer"})
 FLOW_ID_BYTES: Final = 24  # 192 random bits, URL-safe base64: 32 characters
-# Longer input is refused before it is normalised or checked (the policy's own maximum is lower;
-# this bounds the work done on hostile input whatever the policy is).
-MAX_PASSWORD_INPUT: Final = 1024
-MAX_CONTEXT_FIELD: Final = 256
+MAX_CONTEXT_FIELD: Final = 256  # of a name or email handed to the policy as context
 
 
 @attrs.frozen
@@ -494,21 +491,17 @@ class RegistrationFlow:
             clean = details
         person = self._data.person
         assert person is not None  # noqa: S101  # entering_details is reached identified only
-        if len(password) > MAX_PASSWORD_INPUT:
-            # Refused before normalising or scanning it: no input may cost unbounded time.
-            normalized = ""
-            errors.append(FieldError("password", "too_long"))
-        else:
-            normalized = normalize_password(password)
-            context = PersonalContext(  # capped: rejected fields may be arbitrarily long
-                given_names=clean.given_names[:MAX_CONTEXT_FIELD],
-                family_name=clean.family_name[:MAX_CONTEXT_FIELD],
-                email=clean.email[:MAX_CONTEXT_FIELD],
-                personal_id=person.personal_id,
-                birth_date=birth_date(person.personal_id),
-            )
-            result = self._ports.policy.check(normalized, context, self.language)
-            errors.extend(FieldError("password", v.code) for v in result.violations)
+        context = PersonalContext(  # capped: rejected fields may be arbitrarily long
+            given_names=clean.given_names[:MAX_CONTEXT_FIELD],
+            family_name=clean.family_name[:MAX_CONTEXT_FIELD],
+            email=clean.email[:MAX_CONTEXT_FIELD],
+            personal_id=person.personal_id,
+            birth_date=birth_date(person.personal_id),
+        )
+        # The policy normalises (NFKC) after its own length guard, so hostile input is refused
+        # before anything scans it; the same normal form is hashed below and verified at login.
+        result = self._ports.policy.check(password, context, self.language)
+        errors.extend(FieldError("password", v.code) for v in result.violations)
         if not any(e.field == "email" for e in errors) and self._ports.accounts.exists_for_email(
             clean.email
         ):
@@ -518,7 +511,7 @@ class RegistrationFlow:
         return attrs.evolve(
             self._data,
             details=clean,
-            password_hash=self._ports.hasher.hash(normalized),
+            password_hash=self._ports.hasher.hash(normalize_password(password)),
             review_token=secrets.token_urlsafe(24),
         )
 

@@ -187,6 +187,10 @@ class NewAccount:
     linked_contracts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     created_at: dt.datetime = attrs.field(kw_only=True, validator=_utc)
 
+    def stored(self) -> Account:
+        """The account as a store returns it once created."""
+        return Account(**attrs.asdict(self, recurse=False))
+
 
 @attrs.frozen
 class Account:

@@ -218,7 +218,11 @@ class PasswordPolicy(Protocol):
     """Decides whether a password may be used (see `regflow.policy`)."""
 
     def check(self, password: str, context: PersonalContext, language: str = "en") -> PolicyResult:
-        """Every violation at once, with localised messages, and a strength estimate."""
+        """Every violation at once, with localised messages, and a strength estimate.
+
+        `password` is as the user typed it: the policy refuses overlong input before reading it
+        and checks the NFKC form (`regflow.policy.normalize_password`), the form that is hashed.
+        """
         ...
 
     def requirements(self, language: str = "en") -> Sequence[tuple[str, str]]:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from regflow.policy import _cli
+from regflow import check_password as _cli
 
 
 def run_command(arguments: list[str]) -> int:

@@ -514,3 +514,14 @@ def test_outcome_codes_have_messages(ports: Ports) -> None:
     for code in codes:
         for language in ("sv", "fi", "en"):
             assert message_for(code, language)
+
+
+def test_an_overlong_password_is_refused_as_too_long(ports: Ports) -> None:
+    """A 100 000-character password is a too_long field error, and the flow is unchanged."""
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    before = frozen(flow)
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(flow.prefilled, "Aa1" * 33_334)
+    assert "too_long" in info.value.field_codes()["password"]
+    assert frozen(flow) == before

@@ -254,18 +254,7 @@ class InMemoryAccountStore(_Journaled):
                 raise EmailTaken
             if message.message_id in self.outbox:
                 raise AlreadyRegistered
-            self._insert(
-                Account(
-                    account_id=account.account_id,
-                    email=account.email,
-                    personal_id=account.personal_id,
-                    customer_number=account.customer_number,
-                    password_hash=account.password_hash,
-                    profile=account.profile,
-                    linked_contracts=account.linked_contracts,
-                    created_at=account.created_at,
-                )
-            )
+            self._insert(account.stored())
             self.outbox[message.message_id] = OutboxMessage(message)
             self._journal(lambda: self._remove(account.account_id, message.message_id))
 

@@ -7,7 +7,8 @@
 The password is read from a hidden prompt when stdin is a terminal, otherwise from stdin (one
 trailing line break removed); it is never echoed or printed. Exit status: 0 when the password
 meets the requirements, 1 when it does not, 2 for a usage error. Imports stay light here: the
-policy (and zxcvbn) load only when the command runs.
+policy (and zxcvbn) load only when the command runs. It lives outside `regflow.policy`, which
+does no I/O (DESIGN section 9); its texts are in the policy's catalogue.
 """
 
 from __future__ import annotations
