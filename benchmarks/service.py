@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import multiprocessing
 import os
 import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -119,7 +121,7 @@ class Result:
     name: str
     hash_rate: float  # argon2id hashes per second, measured just before this adapter's run
     registrations_per_second: float
-    hash_ms: float  # mean time per hash inside the registrations
+    in_run_hash_rate: float  # the hash-bound rate inside the registrations (same period, load)
     step_ms: list[float]  # per request, hashing excluded
 
     def p(self, q: float) -> float:
@@ -128,43 +130,45 @@ class Result:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(name: str, storage: Storage, n: int, hash_rounds: int) -> Result:
-    """`n` registrations (after one warm-up) through a service over `storage`, right after
-    measuring the hash rate (the machine's load changes within a run)."""
-    rate = hash_rate(hash_rounds)
-    records = customers(n + 1)
-    hasher = TimedHasher()
-    bank = SimulatedBank(
-        people={r.personal_id: (r.details.given_names, r.details.family_name) for r in records}
-    )
-    ports = Ports(
-        bank=bank,
-        customers=InMemoryCustomerDirectory(records),
-        accounts=InMemoryAccountStore(),
-        flows=InMemoryFlowStore(),
-        mailer=RecordingMailer(),
-        policy=PasswordPolicy.helen(),
-        hasher=hasher,
-        clock=SystemClock(),
-        settings=Settings(),
-    )
-    service = RegistrationService(ports, storage)
-    steps: list[float] = []
+class Registrar:
+    """Registers customers one after another through a service over one storage."""
 
-    def timed(call: Callable[[], RegistrationFlow]) -> RegistrationFlow:
-        hashed_before = hasher.seconds
+    def __init__(self, storage: Storage, records: list[CustomerRecord]) -> None:
+        self.hasher = TimedHasher()
+        self.bank = SimulatedBank(
+            people={r.personal_id: (r.details.given_names, r.details.family_name) for r in records}
+        )
+        ports = Ports(
+            bank=self.bank,
+            customers=InMemoryCustomerDirectory(records),
+            accounts=InMemoryAccountStore(),
+            flows=InMemoryFlowStore(),
+            mailer=RecordingMailer(),
+            policy=PasswordPolicy.helen(),
+            hasher=self.hasher,
+            clock=SystemClock(),
+            settings=Settings(),
+        )
+        self.service = RegistrationService(ports, storage)
+        self.steps: list[float] = []
+
+    def timed(self, call: Callable[[], RegistrationFlow]) -> RegistrationFlow:
+        """Run one request, keeping its time without the time spent hashing."""
+        hashed_before = self.hasher.seconds
         started = time.perf_counter()
         flow = call()
-        elapsed = time.perf_counter() - started - (hasher.seconds - hashed_before)
-        steps.append(elapsed * 1000)
+        elapsed = time.perf_counter() - started - (self.hasher.seconds - hashed_before)
+        self.steps.append(elapsed * 1000)
         return flow
 
-    def register(record: CustomerRecord) -> None:
+    def register(self, record: CustomerRecord) -> None:
+        """One registration: six requests, one hash."""
+        service, timed = self.service, self.timed
         flow = timed(lambda: service.start(language="fi"))
         flow_id = flow.id
         flow = timed(lambda: service.select_bank(flow_id, "op"))
         assert flow.redirect is not None  # a benchmark's sanity check
-        callback = bank.approve(flow.redirect, personal_id=record.personal_id)
+        callback = self.bank.approve(flow.redirect, personal_id=record.personal_id)
         timed(lambda: service.complete_identification(flow_id, callback))
         timed(lambda: service.confirm_personal_id(flow_id))
         flow = timed(lambda: service.submit_details(flow_id, record.details, PASSWORD))
@@ -173,14 +177,101 @@ def run(name: str, storage: Storage, n: int, hash_rounds: int) -> Result:
         flow = timed(lambda: service.approve(flow_id, token))
         assert flow.state is State.completed
 
-    register(records[0])  # warm-up: connections, caches, prepared statements
-    steps.clear()
-    hasher.seconds = 0.0  # the in-run hash rate covers the measured registrations only
+    def warm_up(self, record: CustomerRecord) -> None:
+        """Connections, caches, prepared statements; then forget what it measured."""
+        self.register(record)
+        self.steps.clear()
+        self.hasher.seconds = 0.0
+
+
+def run(name: str, storage: Storage, n: int, hash_rounds: int) -> Result:
+    """`n` registrations (after one warm-up) through a service over `storage`, right after
+    measuring the hash rate (the machine's load changes within a run)."""
+    rate = hash_rate(hash_rounds)
+    records = customers(n + 1)
+    registrar = Registrar(storage, records)
+    registrar.warm_up(records[0])
     started = time.perf_counter()
     for record in records[1:]:
-        register(record)
+        registrar.register(record)
     elapsed = time.perf_counter() - started
-    return Result(name, rate, n / elapsed, 1000 * hasher.seconds / n, steps)
+    in_run = n / registrar.hasher.seconds
+    return Result(name, rate, n / elapsed, in_run, registrar.steps)
+
+
+# -- several worker processes, as a deployment runs the service ---------------------------------
+
+
+def _open_storage(url: str | None) -> Storage:
+    if url is None:
+        return InMemoryStorage()  # each worker its own: a sharded in-memory service
+    from regflow.adapters.sql import SqlStore
+
+    durable = url.endswith("#durable")
+    return SqlStore.from_url(url.removesuffix("#durable"), durable_steps=durable)
+
+
+def _worker(url: str | None, records: list[CustomerRecord], barrier: Any, results: Any) -> None:
+    storage = _open_storage(url)
+    registrar = Registrar(storage, records)
+    registrar.warm_up(records[0])
+    barrier.wait()
+    started = time.monotonic()
+    for record in records[1:]:
+        registrar.register(record)
+    results.put((started, time.monotonic(), registrar.hasher.seconds, registrar.steps))
+    close = getattr(storage, "close", None)
+    if close is not None:
+        close()
+
+
+def _hash_worker(rounds: int, barrier: Any, results: Any) -> None:
+    hasher = Argon2Hasher()
+    hasher.hash("warm-up")
+    barrier.wait()
+    started = time.monotonic()
+    for i in range(rounds):
+        hasher.hash(f"{PASSWORD}{i}")
+    results.put((started, time.monotonic()))
+
+
+def _in_processes(target: Callable[..., None], args: list[tuple[Any, ...]]) -> list[Any]:
+    """Run `target(*a, barrier, results)` for each `a` in its own process, all released at
+    once; what each put on `results`."""
+    context = multiprocessing.get_context("spawn")  # no engine or pool crosses a fork
+    barrier = context.Barrier(len(args))
+    results = context.Queue()
+    processes = [context.Process(target=target, args=(*a, barrier, results)) for a in args]
+    for process in processes:
+        process.start()
+    collected = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            msg = f"a benchmark worker failed with exit code {process.exitcode}"
+            raise RuntimeError(msg)
+    return collected
+
+
+def parallel_hash_rate(workers: int, rounds: int) -> float:
+    """argon2id hashes per second with `workers` processes hashing at once."""
+    spans = _in_processes(_hash_worker, [(rounds,)] * workers)
+    return workers * rounds / (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def run_parallel(name: str, url: str | None, n: int, workers: int, hash_rounds: int) -> Result:
+    """`n` registrations shared by `workers` processes over one storage (`url`; None: each its
+    own in-memory storage), right after measuring the hash rate of as many processes."""
+    rate = parallel_hash_rate(workers, hash_rounds)
+    share = n // workers
+    records = customers(workers * (share + 1))
+    slices = [(url, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)]
+    spans = _in_processes(_worker, slices)
+    elapsed = max(end for _, end, _, _ in spans) - min(start for start, _, _, _ in spans)
+    # each worker hashes one password at a time: together, `workers` hashes per mean hash time
+    in_run = workers * workers * share / sum(seconds for _, _, seconds, _ in spans)
+    steps = [step for *_, worker_steps in spans for step in worker_steps]
+    return Result(name, rate, workers * share / elapsed, in_run, steps)
 
 
 def hash_rate(rounds: int) -> float:
@@ -216,11 +307,34 @@ def postgres_schema(url: str) -> Iterator[str | None]:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def print_table(results: list[Result]) -> None:
+    """One row per adapter."""
+    targets = {"sqlite": 5.0, "sqlite*": 5.0, "postgresql": 10.0, "postgresql*": 10.0}
+    print(
+        f"{'adapter':<12} {'reg/s':>6} {'hash/s run':>10} {'ratio':>6} {'hash/s alone':>12} "
+        f"{'ratio':>6} {'step p50':>8} {'step p99':>8} {'p99 target':>10}"
+    )
+    for r in results:
+        target = targets.get(r.name)
+        print(
+            f"{r.name:<12} {r.registrations_per_second:>6.1f} {r.in_run_hash_rate:>10.1f} "
+            f"{r.registrations_per_second / r.in_run_hash_rate:>6.2f} {r.hash_rate:>12.1f} "
+            f"{r.registrations_per_second / r.hash_rate:>6.2f} "
+            f"{r.p(0.5):>8.2f} {r.p(0.99):>8.2f} {f'<= {target:.0f} ms' if target else '-':>10}"
+        )
+
+
 def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registrations", type=int, default=100)
     parser.add_argument("--hash-rounds", type=int, default=30)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes for the second table (default: one per core); 0 skips it",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
@@ -231,39 +345,46 @@ def main() -> None:
     from regflow.adapters.sql import SqlStore
 
     hasher = Argon2Hasher()
+    n, rounds, workers = args.registrations, args.hash_rounds, args.workers
     print(
         f"argon2id m={hasher.memory_cost} KiB, t={hasher.time_cost}, p={hasher.parallelism} "
-        f"(regflow's default); {args.registrations} registrations per adapter, 6 requests "
-        "each, one after another in one process\n"
+        f"(regflow's default); {n} registrations per adapter and table, 6 requests each\n"
     )
-    n, rounds = args.registrations, args.hash_rounds
     results = [run("memory", InMemoryStorage(), n, rounds)]
+    in_parallel = [run_parallel("memory", None, n, workers, rounds)] if workers else []
     with tempfile.TemporaryDirectory() as directory:
         for durable in (False, True):
-            url = f"sqlite:///{Path(directory) / str(durable)}.sqlite3"
-            with SqlStore.from_url(url, durable_steps=durable) as store:
-                store.create_schema()
-                results.append(run("sqlite" + "*" * durable, store, n, rounds))
+            for table in ("one", "parallel"):
+                url = f"sqlite:///{Path(directory) / f'{table}{durable}'}.sqlite3"
+                with SqlStore.from_url(url, durable_steps=durable) as store:
+                    store.create_schema()
+                    name = "sqlite" + "*" * durable
+                    if table == "one":
+                        results.append(run(name, store, n, rounds))
+                    elif workers:
+                        target = url + "#durable" * durable
+                        in_parallel.append(run_parallel(name, target, n, workers, rounds))
     for durable in (False, True):
-        with postgres_schema(args.postgres_url) as pg_url:
-            if pg_url is not None:
+        for table in ("one", "parallel"):
+            with postgres_schema(args.postgres_url) as pg_url:
+                if pg_url is None:
+                    continue
+                name = "postgresql" + "*" * durable
                 with SqlStore.from_url(pg_url, durable_steps=durable) as store:
                     store.create_schema()
-                    results.append(run("postgresql" + "*" * durable, store, n, rounds))
-    targets = {"sqlite": 5.0, "sqlite*": 5.0, "postgresql": 10.0, "postgresql*": 10.0}
-    print(
-        f"{'adapter':<12} {'reg/s':>6} {'hash/s run':>10} {'ratio':>6} {'hash/s alone':>12} "
-        f"{'ratio':>6} {'step p50':>8} {'step p99':>8} {'p99 target':>10}"
-    )
-    for r in results:
-        target = targets.get(r.name)
-        in_run = 1000 / r.hash_ms
+                    if table == "one":
+                        results.append(run(name, store, n, rounds))
+                if table == "parallel" and workers:
+                    target = pg_url + "#durable" * durable
+                    in_parallel.append(run_parallel(name, target, n, workers, rounds))
+    print("One process, one registration after another (latency-bound):")
+    print_table(results)
+    if workers:
         print(
-            f"{r.name:<12} {r.registrations_per_second:>6.1f} {in_run:>10.1f} "
-            f"{r.registrations_per_second / in_run:>6.2f} {r.hash_rate:>12.1f} "
-            f"{r.registrations_per_second / r.hash_rate:>6.2f} "
-            f"{r.p(0.5):>8.2f} {r.p(0.99):>8.2f} {f'<= {target:.0f} ms' if target else '-':>10}"
+            f"\n{workers} worker processes at once over one storage, as a deployment runs the "
+            f"service (throughput); the hash rate is that of {workers} processes hashing at once:"
         )
+        print_table(in_parallel)
     print(
         "\nreg/s: registrations per second (each hashes one password once); target: ratio >= 0.80"
         "\nhash/s run: argon2id rate measured inside those same registrations (same period, "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import psycopg
 import pytest
 import sqlalchemy as sa
+from tests.storage_fixtures import _libpq_url
 
 from regflow import AdapterError
-from regflow.adapters.sql import SqlStore, create_engine
+from regflow.adapters.sql import SqlStore, create_engine, flows_table
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -79,3 +83,76 @@ def test_sqlite_engine_must_be_set_up_by_regflow(sqlite_url: str) -> None:
             SqlStore(engine)
     finally:
         engine.dispose()
+
+
+# -- the hot path's statements, run on the DBAPI cursor (see regflow.adapters.sql._Direct) ----
+
+EXPIRES = dt.datetime(2026, 1, 15, 9, 30, 0, 123456, tzinfo=dt.UTC)
+SECRET_ID = "131052-308T"  # a personal identity code: never in an error message
+
+
+def test_hot_path_stores_what_sqlalchemy_reads(database_url: str) -> None:
+    """A flow saved by the direct statements reads back through SQLAlchemy with its types."""
+    with SqlStore.from_url(database_url) as store:
+        store.create_schema()
+        snapshot = {"schema": 1, "state": "reviewing", "data": {"name": "Äino", "n": [1, None]}}
+        assert store.flows.save("flow-1", snapshot, expected_version=None, expires_at=EXPIRES) == 1
+        with store.engine.connect() as connection:
+            row = connection.execute(sa.select(flows_table)).one()
+        assert (row.flow_id, row.version, row.state) == ("flow-1", 1, "reviewing")
+        assert row.snapshot == snapshot
+        assert row.expires_at == EXPIRES
+        assert row.expires_at.tzinfo is not None
+        assert store.flows.load("flow-1").snapshot == snapshot
+
+
+def test_database_error_on_the_hot_path_is_an_adapter_error(database_url: str) -> None:
+    """A failing direct statement raises AdapterError naming the port, without its values."""
+    with SqlStore.from_url(database_url) as store:
+        store.create_schema()
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE regflow_flows"))
+        with pytest.raises(AdapterError) as error:
+            store.flows.save(
+                SECRET_ID, {"state": SECRET_ID}, expected_version=None, expires_at=EXPIRES
+            )
+        assert error.value.port == "flows"
+        with pytest.raises(AdapterError) as load_error:
+            store.flows.load(SECRET_ID)
+        for raised in (error.value, load_error.value):
+            assert SECRET_ID not in str(raised)
+            assert SECRET_ID not in repr(raised.__cause__)
+            assert SECRET_ID not in str(raised.__cause__)
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
+    """After the server ends a pooled connection, one request fails and the next works."""
+    with SqlStore.from_url(postgres_url, pool_size=1, max_overflow=0) as store:
+        store.create_schema()
+        store.flows.save("flow-1", {"state": "x"}, expected_version=None, expires_at=EXPIRES)
+        with store.engine.connect() as connection:
+            pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(AdapterError):
+            store.flows.load("flow-1")
+        assert store.flows.load("flow-1").version == 1
+
+
+def test_sqlite_single_statements_stay_relaxed_after_a_durable_transaction(
+    sqlite_url: str,
+) -> None:
+    """A flow step's save after approve's durable transaction runs at synchronous=NORMAL again."""
+    with SqlStore.from_url(sqlite_url, pool_size=1, max_overflow=0) as store:
+        store.create_schema()
+        with store.engine.begin() as connection:  # a writing transaction: FULL
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        store.flows.save("flow-1", {"state": "x"}, expected_version=None, expires_at=EXPIRES)
+        raw = store.engine.raw_connection()  # the same pooled connection, no "begin" event
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1
+        finally:
+            raw.close()
