@@ -11,6 +11,7 @@ after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 import hmac
 import importlib
@@ -77,6 +78,15 @@ class AuditEntry:
     outcome: str
 
 
+class _Keep(enum.Enum):
+    """The default of `FlowData._replace`'s arguments: the field keeps its value."""
+
+    KEEP = enum.auto()
+
+
+_KEEP: Final = _Keep.KEEP
+
+
 @attrs.frozen
 class FlowData:
     """Everything a flow has gathered; replaced as a whole by each successful event."""
@@ -92,6 +102,39 @@ class FlowData:
     password_hash: str | None = attrs.field(default=None, repr=False)
     review_token: str | None = attrs.field(default=None, repr=False)
     outcome: Outcome | None = None
+
+    def _replace(
+        self,
+        *,
+        pending: BankRedirect | _Keep | None = _KEEP,
+        bank_failures: int | _Keep = _KEEP,
+        last_error: str | _Keep | None = _KEEP,
+        person: VerifiedPerson | _Keep | None = _KEEP,
+        customer: CustomerRecord | _Keep | None = _KEEP,
+        personal_id_confirmed: bool | _Keep = _KEEP,
+        details: ContactDetails | _Keep | None = _KEEP,
+        password_hash: str | _Keep | None = _KEEP,
+        review_token: str | _Keep | None = _KEEP,
+        outcome: Outcome | _Keep | None = _KEEP,
+    ) -> FlowData:
+        """A copy with the fields given changed, like `attrs.evolve` at under half its cost.
+
+        Every event makes at least one; evolve looks the fields up and calls with keywords.
+        Typed per field, so mypy checks the calls as its attrs plugin checks evolve's; a test
+        keeps the parameters equal to the fields.
+        """
+        return FlowData(
+            self.pending if pending is _KEEP else pending,
+            self.bank_failures if bank_failures is _KEEP else bank_failures,
+            self.last_error if last_error is _KEEP else last_error,
+            self.person if person is _KEEP else person,
+            self.customer if customer is _KEEP else customer,
+            self.personal_id_confirmed if personal_id_confirmed is _KEEP else personal_id_confirmed,
+            self.details if details is _KEEP else details,
+            self.password_hash if password_hash is _KEEP else password_hash,
+            self.review_token if review_token is _KEEP else review_token,
+            self.outcome if outcome is _KEEP else outcome,
+        )
 
 
 class RegistrationFlow:
@@ -316,7 +359,7 @@ class RegistrationFlow:
             }:
                 raise UnknownBank(bank_id)
             redirect = self._ports.bank.begin(bank_id, flow_id=self.id, language=self.language)
-            return None, attrs.evolve(self._data, pending=redirect)
+            return None, self._data._replace(pending=redirect)
 
         self._apply(Event.select_bank, decide)
         assert self._data.pending is not None  # noqa: S101  # just set by the transition
@@ -328,7 +371,7 @@ class RegistrationFlow:
 
     def choose_other_bank(self) -> None:
         """Back from the bank to the bank list, without an answer from the bank."""
-        self._apply(Event.choose_other_bank, lambda: (None, attrs.evolve(self._data, pending=None)))
+        self._apply(Event.choose_other_bank, lambda: (None, self._data._replace(pending=None)))
 
     def complete_identification(self, callback: BankCallback) -> None:
         """Phase 1: the bank's answer arrived; verify it and look the person up."""
@@ -338,7 +381,7 @@ class RegistrationFlow:
         """Phase 2: the user checked their personal identity code and chose Next."""
         self._apply(
             Event.confirm_personal_id,
-            lambda: (None, attrs.evolve(self._data, personal_id_confirmed=True)),
+            lambda: (None, self._data._replace(personal_id_confirmed=True)),
         )
 
     def submit_details(self, details: ContactDetails, password: str) -> None:
@@ -347,7 +390,7 @@ class RegistrationFlow:
 
     def edit(self) -> None:
         """Phase 4 back to phase 3; the details are kept, the review token is voided."""
-        self._apply(Event.edit, lambda: (None, attrs.evolve(self._data, review_token=None)))
+        self._apply(Event.edit, lambda: (None, self._data._replace(review_token=None)))
 
     def approve(self, review_token: str) -> Outcome:
         """Phase 4: approve the reviewed details; creates the account and queues the email."""
@@ -384,7 +427,7 @@ class RegistrationFlow:
             msg = f"no row for {event}.{branch} from {self._state}"
             raise AssertionError(msg)
         if row.dest.terminal:
-            proposed = attrs.evolve(proposed, outcome=self._outcome_for(row, proposed))
+            proposed = proposed._replace(outcome=self._outcome_for(row, proposed))
         self._take(row, proposed, now)
 
     def _take(self, row: Transition, proposed: FlowData, now: dt.datetime) -> None:
@@ -419,8 +462,9 @@ class RegistrationFlow:
         outcome = row.reason or row.branch or "ok"
         if row.branch == "bank_failed" and proposed.last_error:
             outcome = proposed.last_error
+        # str() gives a StrEnum's plain value, at a fraction of the cost of `.value`
         self._audit.append(
-            [now.isoformat(), row.event.value, row.source.value, row.dest.value, outcome]
+            [now.isoformat(), str(row.event), str(row.source), str(row.dest), outcome]
         )
         log.info("flow %s: %s %s -> %s (%s)", self.log_id, row.event, row.source, row.dest, outcome)
 
@@ -437,7 +481,7 @@ class RegistrationFlow:
             return
         row = machine.row(self._state, Event.expire)
         assert row is not None  # noqa: S101  # every active state has an expire row
-        proposed = attrs.evolve(self._data, outcome=self._outcome_for(row, self._data))
+        proposed = self._data._replace(outcome=self._outcome_for(row, self._data))
         self._take(row, proposed, now)
         raise FlowExpired
 
@@ -462,11 +506,9 @@ class RegistrationFlow:
                 if failures >= self._ports.settings.max_bank_failures
                 else "bank_failed"
             )
-            return branch, attrs.evolve(
-                data, pending=None, bank_failures=failures, last_error=failure
-            )
+            return branch, data._replace(pending=None, bank_failures=failures, last_error=failure)
         person = attrs.evolve(person, personal_id=hetu.compact(person.personal_id))
-        cleared = attrs.evolve(data, pending=None, last_error=None)
+        cleared = data._replace(pending=None, last_error=None)
         if self._ports.accounts.exists_for_person(person.personal_id):
             return "already_registered", cleared
         record = self._ports.customers.find_by_personal_id(person.personal_id)
@@ -474,7 +516,7 @@ class RegistrationFlow:
             return "customer_not_found", cleared
         if not record.identifiable:
             return "incomplete_contract_data", cleared
-        return "identified", attrs.evolve(cleared, person=person, customer=record)
+        return "identified", cleared._replace(person=person, customer=record)
 
     def _accept_details(self, details: ContactDetails, password: str) -> FlowData:
         if not isinstance(details, ContactDetails):
@@ -508,8 +550,7 @@ class RegistrationFlow:
             errors.append(FieldError("email", "email_taken"))
         if errors:
             raise DetailsRejected(errors)
-        return attrs.evolve(
-            self._data,
+        return self._data._replace(
             details=clean,
             password_hash=self._ports.hasher.hash(normalize_password(password)),
             review_token=secrets.token_urlsafe(24),
@@ -570,7 +611,7 @@ class RegistrationFlow:
         # Last, so that nothing after the write can fail: the account and its email exist
         # exactly when the flow moves to completed.
         self._ports.accounts.create(account, message)
-        return attrs.evolve(data, outcome=outcome, review_token=None)
+        return data._replace(outcome=outcome, review_token=None)
 
     def _outcome_for(self, row: Transition, data: FlowData) -> Outcome | None:
         if row.dest is State.completed:

@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -75,6 +75,23 @@ _PERSONAL_ID: Final = re.compile(r"[0-9]{6}[-+A-FU-Y][0-9]{3}[0-9A-Y]", re.ASCII
 _IDENTIFIED: Final = frozenset(
     {State.confirming_personal_id, State.entering_details, State.reviewing}
 )
+# Per state, the FlowData fields that every sequence of events reaching it has filled in.
+_NEEDED: Final[dict[State, tuple[str, ...]]] = {
+    state: tuple(
+        name
+        for name, needed in (
+            ("pending", state is State.awaiting_bank),
+            ("person", state in _IDENTIFIED),
+            ("customer", state in _IDENTIFIED),
+            ("details", state is State.reviewing),
+            ("password_hash", state is State.reviewing),
+            ("review_token", state is State.reviewing),
+            ("outcome", state.terminal),
+        )
+        if needed
+    )
+    for state in State
+}
 
 
 def _tuple_hook(item_type: type[Any]) -> Callable[[Any, Any], tuple[Any, ...]]:
@@ -181,6 +198,20 @@ def _register_fast_hooks() -> None:
     _converter.register_structure_hook_func(
         _is(str | None), lambda value, _: value if value is None else _str(value)
     )
+    _converter.register_structure_hook_func(_is(Mapping[str, str]), _str_map)
+
+
+def _str_map(value: Any, _type: Any) -> dict[str, str]:
+    # cattrs' generic mapping hook calls .items() on anything (AttributeError for a list) and
+    # converts keys and values with str(): a bank's secrets must be a JSON object of strings.
+    if type(value) is not dict:
+        msg = f"expected an object, got {type(value).__name__}"
+        raise TypeError(msg)
+    for key, item in value.items():
+        if type(key) is not str or type(item) is not str:
+            msg = "expected an object of strings"
+            raise TypeError(msg)
+    return dict(value)  # a copy: the caller keeps the snapshot
 
 
 def _is(expected: Any) -> Callable[[Any], bool]:
@@ -258,16 +289,7 @@ def _check_consistent(flow: RegistrationFlow) -> None:
     if data.bank_failures < 0:
         msg = "negative bank failure count"
         raise ValueError(msg)
-    needs = {
-        "pending": state is State.awaiting_bank,
-        "person": state in _IDENTIFIED,
-        "customer": state in _IDENTIFIED,
-        "details": state is State.reviewing,
-        "password_hash": state is State.reviewing,
-        "review_token": state is State.reviewing,
-        "outcome": state.terminal,
-    }
-    missing = [name for name, needed in needs.items() if needed and getattr(data, name) is None]
+    missing = [name for name in _NEEDED[state] if getattr(data, name) is None]
     if missing:
         msg = f"state {state} lacks {', '.join(missing)}"
         raise ValueError(msg)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import logging
+from typing import Any
 
 import attrs
 import pytest
@@ -32,7 +34,7 @@ from regflow.adapters.memory import (
     RecordingMailer,
 )
 from regflow.emails import confirmation_message_id
-from regflow.flow import changed_fields
+from regflow.flow import FlowData, changed_fields
 from regflow.ports import Ports
 from regflow.settings import Settings
 from tests.flows import GOOD_PASSWORD, bank, clock, flow_in
@@ -525,3 +527,16 @@ def test_an_overlong_password_is_refused_as_too_long(ports: Ports) -> None:
         flow.submit_details(flow.prefilled, "Aa1" * 33_334)
     assert "too_long" in info.value.field_codes()["password"]
     assert frozen(flow) == before
+
+
+def test_flow_data_replace_changes_the_fields_given_and_keeps_the_rest() -> None:
+    """FlowData._replace takes each field by name, like attrs.evolve, and copies the others."""
+    names = [a.name for a in attrs.fields(FlowData)]
+    assert list(inspect.signature(FlowData._replace).parameters) == ["self", *names]
+    values: list[Any] = [object() for _ in names]
+    data = FlowData(*values)
+    assert attrs.astuple(data._replace(), recurse=False) == tuple(values)
+    for index, name in enumerate(names):
+        new = object()
+        changed = data._replace(**{name: new})
+        assert attrs.astuple(changed, recurse=False) == (*values[:index], new, *values[index + 1 :])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from transitions import MachineError
 
 from regflow import RegistrationFlow
 from regflow.machine import (
@@ -13,9 +14,12 @@ from regflow.machine import (
     Guard,
     State,
     allowed_events,
+    fire,
     mermaid,
     shared_machine,
 )
+from regflow.ports import Ports
+from tests.flows import flow_in
 
 
 def test_states_are_the_design_names() -> None:
@@ -81,3 +85,12 @@ def test_shared_machine_is_built_once_without_auto_transitions() -> None:
 def test_diagram_draws_every_row(row: object) -> None:
     """Every row but the everywhere-rows cancel and expire is an arrow of the diagram."""
     assert f"    {row.source} --> {row.dest}: {row.event}" in mermaid()  # type: ignore[attr-defined]
+
+
+def test_fire_refuses_a_row_of_another_state(ports: Ports) -> None:
+    """The shared machine fires a row only on a flow in the row's source state."""
+    flow = flow_in(State.choosing_bank, ports)
+    (row,) = [r for r in TRANSITIONS if r.event is Event.confirm_personal_id]
+    with pytest.raises(MachineError):
+        fire(flow, row)
+    assert flow.state is State.choosing_bank

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import operator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
+import attrs
 import pytest
 
 from regflow import RegistrationFlow, SnapshotInvalid, State
@@ -100,6 +106,96 @@ def test_restore_builds_no_machine(ports: Ports, monkeypatch: pytest.MonkeyPatch
 def test_inconsistent_snapshots_are_refused(ports: Ports, state: State, mutate: object) -> None:
     """Wrong types, impossible values and data that does not fit the state are refused."""
     snapshot = json.loads(json.dumps(flow_in(state, ports).snapshot()))
+    mutate(snapshot)  # type: ignore[operator]
+    with pytest.raises(SnapshotInvalid):
+        RegistrationFlow.restore(snapshot, ports)
+
+
+def _rich_snapshot(state: State, ports: Ports) -> dict[str, Any]:
+    """A JSON snapshot of a flow in `state`, with the data's empty collections filled in."""
+    snapshot: dict[str, Any] = json.loads(json.dumps(flow_in(state, ports).snapshot()))
+    data = snapshot["data"]
+    if data["pending"] is not None:
+        data["pending"]["secrets"] = {"code_verifier": "v3r1f13r"}
+    if data["outcome"] is not None:
+        data["outcome"]["warnings"] = ["contract_not_linked"]
+    return snapshot
+
+
+def _positions(value: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every position below the top of a JSON value, as a path of keys and indices."""
+    items: Iterable[tuple[str | int, object]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        yield (*path, key)
+        yield from _positions(item, (*path, key))
+
+
+# For a position holding a value of this JSON type: values of another type that a lenient
+# converter would take (True for 1, "5" for a string, a string for a list, ...).
+_NEAR_MISSES: dict[type, tuple[object, ...]] = {
+    bool: (1, 0, "true"),
+    int: (True, 1.0, "1"),
+    str: (5, ["x"]),
+    list: ("abc", {}),
+    dict: ([], "x"),
+    type(None): (),
+}
+_MISSING = object()  # in place of a wrong value: the key is dropped
+
+
+@pytest.mark.parametrize("state", list(State), ids=str)
+def test_snapshot_data_is_the_values_as_json(state: State, ports: Ports) -> None:
+    """The data of a snapshot is attrs' own rendering of the values, and restores to them."""
+    snapshot = _rich_snapshot(state, ports)
+    restored = RegistrationFlow.restore(snapshot, ports)
+    rendered = attrs.asdict(restored.data)  # tuples stay tuples: JSON writes them as lists
+    assert json.dumps(restored.snapshot()) == json.dumps(snapshot)
+    assert json.dumps(restored.snapshot()["data"]) == json.dumps(rendered)
+    if state is State.awaiting_bank:  # the flow holds copies, not the snapshot's containers
+        snapshot["data"]["pending"]["secrets"]["code_verifier"] = "changed"
+        assert restored.snapshot()["data"]["pending"]["secrets"] == {"code_verifier": "v3r1f13r"}
+
+
+@pytest.mark.parametrize("state", list(State), ids=str)
+def test_every_field_of_the_data_refuses_wrong_types(state: State, ports: Ports) -> None:
+    """Restore refuses a wrong JSON type, or a missing key, anywhere in the data."""
+    snapshot = _rich_snapshot(state, ports)
+    accepted = []
+    for path in _positions(snapshot["data"]):
+        *parents, key = path
+        original = functools.reduce(operator.getitem, path, snapshot["data"])
+        for wrong in (*_NEAR_MISSES[type(original)], 1.5, _MISSING):
+            if wrong is _MISSING and (isinstance(key, int) or parents[-1:] == ["secrets"]):
+                continue  # list items and map entries are not fields that must be there
+            changed = copy.deepcopy(snapshot)
+            parent = functools.reduce(operator.getitem, parents, changed["data"])
+            if wrong is _MISSING:
+                del parent[key]
+            else:
+                parent[key] = wrong
+            try:
+                RegistrationFlow.restore(changed, ports)
+            except SnapshotInvalid:
+                continue
+            accepted.append((path, wrong))
+    assert accepted == []
+
+
+@pytest.mark.parametrize(
+    ("state", "mutate"),
+    [
+        (State.reviewing, lambda s: s["data"]["customer"]["contracts"][0].update(kind="water")),
+        (State.awaiting_bank, lambda s: s["data"]["pending"].update(secrets={1: "v"})),
+        (State.awaiting_bank, lambda s: s["data"]["pending"].update(secrets=None)),
+    ],
+)
+def test_values_outside_the_types_are_refused(ports: Ports, state: State, mutate: object) -> None:
+    """An unknown contract kind, and bank secrets that are not a map of strings, are refused."""
+    snapshot = _rich_snapshot(state, ports)
     mutate(snapshot)  # type: ignore[operator]
     with pytest.raises(SnapshotInvalid):
         RegistrationFlow.restore(snapshot, ports)
