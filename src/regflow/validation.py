@@ -8,7 +8,6 @@ E.164), python-stdnum (the personal identity code, including the 2023 century si
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import unicodedata
 from typing import Any, Final
 
@@ -42,20 +41,11 @@ def _has_control_characters(value: str) -> bool:
     return any(unicodedata.category(ch)[0] == "C" for ch in value)
 
 
-# A registration normalises the same email and phone number several times (validation, the
-# uniqueness check, the account's key, the changed-fields comparison), ~15 us each. The caches
-# keep the results for the most recent values only (invalid ones are not cached): a few tens of
-# kilobytes of contact data that the process is handling anyway.
-_CACHED: Final = 256
-
-
-@functools.lru_cache(maxsize=_CACHED)
 def _check_email(value: str) -> str:
     result = email_validator.validate_email(value, check_deliverability=False)
     return result.normalized
 
 
-@functools.lru_cache(maxsize=_CACHED)
 def _check_phone(value: str, region: str) -> str:
     number = phonenumbers.parse(value, region)
     if not phonenumbers.is_valid_number(number):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 from tests.storage_fixtures import _libpq_url
 
-from regflow import AdapterError
+from regflow import AdapterError, FlowNotFound
 from regflow.adapters.sql import SqlStore, create_engine, flows_table
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -125,19 +126,82 @@ def test_database_error_on_the_hot_path_is_an_adapter_error(database_url: str) -
             assert SECRET_ID not in str(raised.__cause__)
 
 
+def _end_the_pooled_connection(store: SqlStore, url: str) -> None:
+    """End, from the server's side, the connection in `store`'s pool (of one)."""
+    with store.engine.connect() as connection:
+        pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    with psycopg.connect(_libpq_url(url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
 @pytest.mark.postgres
-def test_a_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
-    """After the server ends a pooled connection, one request fails and the next works."""
+def test_a_connection_the_server_dropped_is_replaced(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the server ends a pooled connection, one request fails and the next works; the
+    dead connection is discarded at once, not tried again when the request ends."""
     with SqlStore.from_url(postgres_url, pool_size=1, max_overflow=0) as store:
         store.create_schema()
         store.flows.save("flow-1", {"state": "x"}, expected_version=None, expires_at=EXPIRES)
-        with store.engine.connect() as connection:
-            pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        _end_the_pooled_connection(store, postgres_url)
         with pytest.raises(AdapterError):
             store.flows.load("flow-1")
         assert store.flows.load("flow-1").version == 1
+        _end_the_pooled_connection(store, postgres_url)
+        with pytest.raises(AdapterError) as error, store.unit_of_work() as unit:
+            unit.flows.load("flow-1")
+        assert "57P01" in error.value.detail  # the server's "terminating connection" SQLSTATE
+        with store.unit_of_work() as unit:
+            assert unit.flows.load("flow-1").version == 1
+    assert "closing a connection failed" not in caplog.text
+
+
+def test_a_value_the_column_cannot_store_is_an_adapter_error(database_url: str) -> None:
+    """A naive expiry time is refused as AdapterError before anything is written."""
+    with SqlStore.from_url(database_url) as store:
+        store.create_schema()
+        naive = EXPIRES.replace(tzinfo=None)
+        with pytest.raises(AdapterError, match="ValueError"):
+            store.flows.save("flow-1", {"state": "x"}, expected_version=None, expires_at=naive)
+        with pytest.raises(FlowNotFound):
+            store.flows.load("flow-1")
+
+
+def test_statement_listeners_see_every_statement(database_url: str) -> None:
+    """With a statement listener (tracing, logging), the hot path goes through execute."""
+    engine = create_engine(database_url)
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2].split()[0]))
+    with SqlStore(engine) as store:
+        store.create_schema()
+        seen.clear()
+        store.flows.save("flow-1", {"state": "x"}, expected_version=None, expires_at=EXPIRES)
+        with store.unit_of_work() as unit:
+            stored = unit.flows.load("flow-1")
+            assert not unit.accounts.exists_for_person(SECRET_ID)
+            unit.flows.save("flow-1", {}, expected_version=stored.version, expires_at=EXPIRES)
+    assert [word for word in seen if word != "PRAGMA"] == ["INSERT", "SELECT", "SELECT", "UPDATE"]
+
+
+@pytest.mark.postgres
+def test_schema_translate_map_applies_to_every_statement(postgres_url: str) -> None:
+    """Tables moved to another schema by `schema_translate_map` are used by the hot path too."""
+    tenant = "regflow_tenant_" + secrets.token_hex(4)
+    with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {tenant}")
+    try:
+        engine = create_engine(postgres_url).execution_options(schema_translate_map={None: tenant})
+        with SqlStore(engine) as store:
+            store.create_schema()
+            store.flows.save("flow-1", {"state": "x"}, expected_version=None, expires_at=EXPIRES)
+            assert store.flows.load("flow-1").version == 1
+            with store.engine.connect() as connection:
+                table = sa.table("regflow_flows", schema=tenant)
+                count = connection.execute(sa.select(sa.func.count()).select_from(table))
+                assert count.scalar() == 1
+    finally:
+        with psycopg.connect(_libpq_url(postgres_url), autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {tenant} CASCADE")
 
 
 def test_sqlite_single_statements_stay_relaxed_after_a_durable_transaction(

@@ -43,7 +43,7 @@ import json
 import logging
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 import sqlalchemy as sa
@@ -366,6 +366,7 @@ _INSERTS_UNLESS_TAKEN: Final[dict[tuple[str, str], sa.Insert]] = {
     (name, table.name): dialect.insert(table)
     .values({column: sa.bindparam(column, type_=table.c[column].type) for column in columns})
     .on_conflict_do_nothing()
+    .execution_options(preserve_rowcount=True)  # through execute, an INSERT's count is dropped
     for name, dialect in (("postgresql", sa_postgresql), ("sqlite", sa_sqlite))
     for table, columns in ((accounts_table, _ACCOUNT_COLUMNS), (outbox_table, _QUEUED_COLUMNS))
 }
@@ -382,7 +383,11 @@ class _Direct:
     through their columns' own bind and result processors (so they are stored exactly as
     `Connection.execute` stores them); only the execution goes straight to the cursor of the
     same pooled connection, in the same SQLAlchemy-managed transaction. Errors are wrapped as
-    SQLAlchemy wraps them, so `_translate` and `IntegrityError` handling work unchanged.
+    `Connection.execute` wraps them, and a connection the server dropped is invalidated.
+
+    Used only where it changes nothing observable (see `_runs_directly`): on SQLite (pysqlite)
+    and PostgreSQL (psycopg), with no `echo`, no statement-level event listeners (tracing and
+    logging tools then still see every statement) and no `schema_translate_map`.
     """
 
     def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
@@ -390,8 +395,8 @@ class _Direct:
         if not isinstance(compiled, SQLCompiler):  # pragma: no cover  # every DML/SELECT's is
             msg = f"cannot run {type(statement).__name__} directly"
             raise TypeError(msg)
-        self.dialect = dialect
         self.sql = compiled.string
+        self.error: type[Exception] = dialect.loaded_dbapi.Error
         self.order = compiled.positiontup  # parameter names in order; None: named style
         self.binds = {
             name: process
@@ -405,11 +410,8 @@ class _Direct:
 
     def first(self, connection: Connection, values: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row, converted by the columns' result processors, or None."""
-        cursor = self._execute(connection, values)
-        try:
+        with self._cursor(connection, values) as cursor:
             row = cursor.fetchone()
-        finally:
-            cursor.close()
         if row is None:
             return None
         return tuple(
@@ -419,53 +421,107 @@ class _Direct:
 
     def rowcount(self, connection: Connection, values: dict[str, Any]) -> int:
         """Run a DML statement; the number of rows it changed."""
-        cursor = self._execute(connection, values)
-        try:
+        with self._cursor(connection, values) as cursor:
             return int(cursor.rowcount)
-        finally:
-            cursor.close()
 
-    def _execute(self, connection: Connection, values: dict[str, Any]) -> Any:
-        params = dict(values)
-        for name, process in self.binds.items():
-            params[name] = process(params[name])
+    @contextlib.contextmanager
+    def _cursor(self, connection: Connection, values: dict[str, Any]) -> Iterator[Any]:
+        try:
+            params = dict(values)
+            for name, process in self.binds.items():
+                params[name] = process(params[name])
+        except Exception as error:  # a value its column type cannot bind
+            raise self._statement_error(error) from error
         args = params if self.order is None else tuple(params[name] for name in self.order)
         if not connection.in_transaction():
             connection.begin()  # what `execute` would do (autobegin), "begin" event included
-        cursor = connection.connection.cursor()
+        dbapi_connection = connection.connection
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(self.sql, args)
-        except self.dialect.loaded_dbapi.Error as error:
+            yield cursor
+        except self.error as error:
+            dropped = connection.dialect.is_disconnect(cast(Any, error), dbapi_connection, cursor)
+            if dropped:  # so that the pool replaces it, and the unit's end does not use it
+                connection.invalidate(error)
+            raise sa.exc.DBAPIError.instance(
+                self.sql,
+                None,
+                error,
+                self.error,
+                hide_parameters=True,
+                connection_invalidated=dropped,
+                dialect=connection.dialect,
+            ) from error
+        except Exception as error:  # e.g. a value the driver cannot adapt
+            raise self._statement_error(error) from error
+        except GeneratorExit:  # pragma: no cover  # only if the caller abandons the context
+            raise
+        except BaseException as error:  # interrupted mid-statement: the connection's state is
+            connection.invalidate(error)  # unknown, so it is not reused (as execute does)
+            raise
+        finally:
             cursor.close()
-            raise self._wrapped(error) from error
-        return cursor
 
-    def _wrapped(self, error: Exception) -> BaseException:
-        # As `Connection.execute` wraps it: `IntegrityError` and friends, values hidden. (A
-        # connection the server dropped is invalidated when it goes back to the pool, whose
-        # reset fails on it, so the next request gets a new one; a test checks that.)
-        return sa.exc.DBAPIError.instance(
-            self.sql,
-            None,
-            error,
-            self.dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            dialect=self.dialect,
+    def _statement_error(self, error: Exception) -> sa.exc.StatementError:
+        # As `Connection.execute` reports an error that is not the database's: values hidden.
+        return sa.exc.StatementError(
+            f"({type(error).__name__}) {error}", self.sql, None, error, hide_parameters=True
         )
 
 
-_COMPILED: Final[weakref.WeakKeyDictionary[sa.Dialect, dict[sa.ClauseElement, _Direct]]] = (
-    weakref.WeakKeyDictionary()
+# (dialect name, driver) pairs whose DBAPI `_Direct` has been tested with
+_DIRECT_DRIVERS: Final = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
+_STATEMENT_EVENTS: Final = (
+    "before_execute",
+    "after_execute",
+    "before_cursor_execute",
+    "after_cursor_execute",
 )
 
 
+def _runs_directly(connection: Connection) -> bool:
+    """Whether `_Direct` may run statements on `connection` (see its docstring)."""
+    dialect = connection.dialect
+    if (dialect.name, dialect.driver) not in _DIRECT_DRIVERS:
+        return False
+    engine = connection.engine
+    if engine.echo or connection.get_execution_options().get("schema_translate_map"):
+        return False
+    if dialect.dispatch.handle_error:
+        return False
+    return not any(getattr(engine.dispatch, name) for name in _STATEMENT_EVENTS)
+
+
 def _direct(statement: sa.ClauseElement, dialect: sa.Dialect) -> _Direct:
-    """`statement` compiled for `dialect`, once per engine (each engine has its own dialect)."""
-    compiled = _COMPILED.setdefault(dialect, {})
+    """`statement` compiled for `dialect`, kept on the dialect (each engine has its own), so
+    that the compiled forms go when the engine does."""
+    compiled: dict[sa.ClauseElement, _Direct] | None = getattr(dialect, "_regflow_direct", None)
+    if compiled is None:
+        compiled = {}
+        dialect._regflow_direct = compiled  # type: ignore[attr-defined]
     direct = compiled.get(statement)
     if direct is None:
         direct = compiled[statement] = _Direct(statement, dialect)
     return direct
+
+
+def _first(
+    connection: Connection, statement: sa.Select[Any], values: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """The statement's first row (as a tuple), or None."""
+    if _runs_directly(connection):
+        return _direct(statement, connection.dialect).first(connection, values)
+    row = connection.execute(statement, values).first()
+    return None if row is None else tuple(row)
+
+
+def _rowcount(connection: Connection, statement: sa.Executable, values: dict[str, Any]) -> int:
+    """Run a DML statement; the number of rows it changed."""
+    if _runs_directly(connection):
+        assert isinstance(statement, sa.ClauseElement)  # noqa: S101  # DML statements are
+        return _direct(statement, connection.dialect).rowcount(connection, values)
+    return int(connection.execute(statement, values).rowcount)
 
 
 @attrs.frozen
@@ -482,17 +538,19 @@ class _Save:
 
     def execute(self, connection: Connection) -> int:
         """Run it; `ConcurrentUpdate` when the stored version is not the expected one."""
-        dialect = connection.dialect
         if self.expected_version is None:
             try:
-                _direct(_INSERT_FLOW, dialect).rowcount(
-                    connection, {"flow_id": self.flow_id, "version": 1, **self.values}
+                _rowcount(
+                    connection,
+                    _INSERT_FLOW,
+                    {"flow_id": self.flow_id, "version": 1, **self.values},
                 )
             except IntegrityError as error:
                 raise ConcurrentUpdate from error
             return 1
-        changed = _direct(_UPDATE_FLOW, dialect).rowcount(
+        changed = _rowcount(
             connection,
+            _UPDATE_FLOW,
             {
                 "b_id": self.flow_id,
                 "b_expected": self.expected_version,
@@ -603,7 +661,10 @@ class _Unit:
     def _release_single(self) -> None:
         single, self._single = self._single, None
         if single is not None:
-            single.close()
+            try:
+                single.close()
+            except SQLAlchemyError:  # e.g. a connection the server dropped: the pool drops it
+                log.warning("closing a connection failed", exc_info=True)
 
     def _open(self) -> Connection:
         """The unit's transaction, begun, with the deferred save done first."""
@@ -678,7 +739,7 @@ def _insert_unless_taken(connection: Connection, table: sa.Table, values: dict[s
     """
     statement = _INSERTS_UNLESS_TAKEN.get((connection.dialect.name, table.name))
     if statement is not None:
-        return _direct(statement, connection.dialect).rowcount(connection, values) == 1
+        return _rowcount(connection, statement, values) == 1
     try:  # a database without ON CONFLICT: a savepoint undoes the refused INSERT
         with connection.begin_nested():
             connection.execute(table.insert(), values)
@@ -688,7 +749,7 @@ def _insert_unless_taken(connection: Connection, table: sa.Table, values: dict[s
 
 
 def _exists(connection: Connection, statement: sa.Select[Any], value: str) -> bool:
-    return _direct(statement, connection.dialect).first(connection, {"b_value": value}) is not None
+    return _first(connection, statement, {"b_value": value}) is not None
 
 
 def _outbox_message(row: sa.Row[Any]) -> OutboxMessage:
@@ -908,7 +969,7 @@ class SqlFlowStore:
         """The stored snapshot and its version (in a unit of work, remembered for its save)."""
         with _translate("flows"), self._scope.reading() as connection:
             statement = _LOAD_FLOW_LOCKED if self._scope.in_transaction else _LOAD_FLOW
-            row = _direct(statement, connection.dialect).first(connection, {"b_id": flow_id})
+            row = _first(connection, statement, {"b_id": flow_id})
         if row is None:
             raise FlowNotFound
         snapshot, version = row
