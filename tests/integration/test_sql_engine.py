@@ -8,10 +8,12 @@ import secrets
 import psycopg
 import pytest
 import sqlalchemy as sa
+from tests.contract.test_stores import message, new_account
 from tests.storage_fixtures import _libpq_url
 
-from regflow import AdapterError, FlowNotFound
+from regflow import AdapterError, AlreadyRegistered, FlowNotFound
 from regflow.adapters.sql import SqlStore, create_engine, flows_table
+from regflow.ports import StoredFlow
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -168,7 +170,8 @@ def test_a_value_the_column_cannot_store_is_an_adapter_error(database_url: str) 
 
 
 def test_statement_listeners_see_every_statement(database_url: str) -> None:
-    """With a statement listener (tracing, logging), the hot path goes through execute."""
+    """With a statement listener (tracing, logging), the hot path goes through execute, and
+    behaves the same there: the same rows, a refused duplicate account."""
     engine = create_engine(database_url)
     seen: list[str] = []
     sa.event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2].split()[0]))
@@ -180,7 +183,17 @@ def test_statement_listeners_see_every_statement(database_url: str) -> None:
             stored = unit.flows.load("flow-1")
             assert not unit.accounts.exists_for_person(SECRET_ID)
             unit.flows.save("flow-1", {}, expected_version=stored.version, expires_at=EXPIRES)
-    assert [word for word in seen if word != "PRAGMA"] == ["INSERT", "SELECT", "SELECT", "UPDATE"]
+        assert [word for word in seen if word not in {"PRAGMA", "BEGIN"}] == [
+            "INSERT",
+            "SELECT",
+            "SELECT",
+            "UPDATE",
+        ]
+        assert store.flows.load("flow-1") == StoredFlow({}, 2)
+        store.accounts.create(new_account(1, personal_id=SECRET_ID), message(1))
+        with pytest.raises(AlreadyRegistered):
+            store.accounts.create(new_account(2, personal_id=SECRET_ID), message(2))
+        assert store.accounts.exists_for_person(SECRET_ID)
 
 
 @pytest.mark.postgres
