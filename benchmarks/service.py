@@ -206,17 +206,18 @@ def run(name: str, storage: Storage, n: int, hash_rounds: int) -> Result:
 # -- several worker processes, as a deployment runs the service ---------------------------------
 
 
-def _open_storage(url: str | None) -> Storage:
+def _open_storage(url: str | None, durable: bool) -> Storage:
     if url is None:
         return InMemoryStorage()  # each worker its own: a sharded in-memory service
     from regflow.adapters.sql import SqlStore
 
-    durable = url.endswith("#durable")
-    return SqlStore.from_url(url.removesuffix("#durable"), durable_steps=durable)
+    return SqlStore.from_url(url, durable_steps=durable)
 
 
-def _worker(url: str | None, records: list[CustomerRecord], barrier: Any, results: Any) -> None:
-    storage = _open_storage(url)
+def _worker(
+    url: str | None, durable: bool, records: list[CustomerRecord], barrier: Any, results: Any
+) -> None:
+    storage = _open_storage(url, durable)
     registrar = Registrar(storage, records)
     registrar.warm_up(records[0])
     barrier.wait()
@@ -267,13 +268,18 @@ def parallel_hash_rate(workers: int, rounds: int) -> float:
     return workers * rounds / (max(end for _, end in spans) - min(start for start, _ in spans))
 
 
-def run_parallel(name: str, url: str | None, n: int, workers: int, hash_rounds: int) -> Result:
-    """`n` registrations shared by `workers` processes over one storage (`url`; None: each its
-    own in-memory storage), right after measuring the hash rate of as many processes."""
+def run_parallel(
+    name: str, url: str | None, n: int, workers: int, hash_rounds: int, *, durable: bool = False
+) -> Result:
+    """`n` registrations shared by `workers` processes over one storage (`url`, with
+    `durable_steps=durable`; None: each its own in-memory storage), right after measuring the
+    hash rate of as many processes."""
     rate = parallel_hash_rate(workers, hash_rounds)
     share = n // workers
     records = customers(workers * (share + 1))
-    slices = [(url, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)]
+    slices = [
+        (url, durable, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)
+    ]
     spans = _in_processes(_worker, slices)
     elapsed = max(end for _, end, _, _ in spans) - min(start for start, _, _, _ in spans)
     # each worker hashes one password at a time: together, `workers` hashes per mean hash time
@@ -372,8 +378,9 @@ def main() -> None:
                     if table == "one":
                         results.append(run(name, store, n, rounds))
                     elif workers:
-                        target = url + "#durable" * durable
-                        in_parallel.append(run_parallel(name, target, n, workers, rounds))
+                        in_parallel.append(
+                            run_parallel(name, url, n, workers, rounds, durable=durable)
+                        )
     for durable in (False, True):
         for table in ("one", "parallel"):
             with postgres_schema(args.postgres_url) as pg_url:
@@ -385,8 +392,9 @@ def main() -> None:
                     if table == "one":
                         results.append(run(name, store, n, rounds))
                 if table == "parallel" and workers:
-                    target = pg_url + "#durable" * durable
-                    in_parallel.append(run_parallel(name, target, n, workers, rounds))
+                    in_parallel.append(
+                        run_parallel(name, pg_url, n, workers, rounds, durable=durable)
+                    )
     print("One process, one registration after another (latency-bound):")
     print_table(results)
     if workers:

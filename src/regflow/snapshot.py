@@ -20,6 +20,7 @@ import attrs
 import cattrs
 from cattrs.preconf.json import make_converter
 
+from regflow import model
 from regflow.errors import SnapshotInvalid, UnsupportedLanguage
 from regflow.flow import FlowData
 from regflow.machine import State
@@ -203,15 +204,12 @@ def _register_fast_hooks() -> None:
 
 def _str_map(value: Any, _type: Any) -> dict[str, str]:
     # cattrs' generic mapping hook calls .items() on anything (AttributeError for a list) and
-    # converts keys and values with str(): a bank's secrets must be a JSON object of strings.
+    # converts keys and values with str(): a bank's secrets must be a JSON object of strings,
+    # which the value's own converter checks (and copies, so the caller keeps the snapshot).
     if type(value) is not dict:
         msg = f"expected an object, got {type(value).__name__}"
         raise TypeError(msg)
-    for key, item in value.items():
-        if type(key) is not str or type(item) is not str:
-            msg = "expected an object of strings"
-            raise TypeError(msg)
-    return dict(value)  # a copy: the caller keeps the snapshot
+    return model._str_map(value)
 
 
 def _is(expected: Any) -> Callable[[Any], bool]:

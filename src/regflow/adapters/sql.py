@@ -455,8 +455,6 @@ class _Direct:
             ) from error
         except Exception as error:  # e.g. a value the driver cannot adapt
             raise self._statement_error(error) from error
-        except GeneratorExit:  # pragma: no cover  # only if the caller abandons the context
-            raise
         except BaseException as error:  # interrupted mid-statement: the connection's state is
             connection.invalidate(error)  # unknown, so it is not reused (as execute does)
             raise
@@ -516,10 +514,11 @@ def _first(
     return None if row is None else tuple(row)
 
 
-def _rowcount(connection: Connection, statement: sa.Executable, values: dict[str, Any]) -> int:
+def _rowcount(
+    connection: Connection, statement: sa.Insert | sa.Update, values: dict[str, Any]
+) -> int:
     """Run a DML statement; the number of rows it changed."""
     if _runs_directly(connection):
-        assert isinstance(statement, sa.ClauseElement)  # noqa: S101  # DML statements are
         return _direct(statement, connection.dialect).rowcount(connection, values)
     return int(connection.execute(statement, values).rowcount)
 
