@@ -11,7 +11,10 @@ runs the service. The same run measures the hash rate twice: inside the registra
 themselves (the time spent in the hasher, over exactly the same period and load) and in a tight
 loop of as many processes just before each adapter's run. The figure to read is the ratio. Step
 latencies exclude the time spent hashing and include everything else: snapshot, database round
-trips, the password policy and validation.
+trips, the password policy and validation. Where the time outside hashing goes: the CPU the
+registering processes use per registration beside their hashing, and, for a PostgreSQL server on
+this machine (Linux), the CPU of its processes in the same period; both compete with hashing for
+the same cores.
 
 Targets (issue 4): >= 0.8 of the hash-bound rate on each adapter; p99 of one step excluding
 hashing <= 5 ms on SQLite and <= 10 ms on PostgreSQL. PostgreSQL: `--postgres-url`, default
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import ipaddress
 import multiprocessing
 import os
 import queue
@@ -127,6 +131,8 @@ class Result:
     registrations_per_second: float
     in_run_hash_rate: float  # the hash-bound rate inside the registrations (same period, load)
     step_ms: list[float]  # per request, hashing excluded
+    cpu_ms: float  # CPU of the registering processes per registration, hashing excluded
+    server_cpu_ms: float | None = None  # a local PostgreSQL server's CPU per registration
 
     def p(self, q: float) -> float:
         """The q-quantile (0..1) of the step latencies, in ms."""
@@ -188,19 +194,56 @@ class Registrar:
         self.hasher.seconds = 0.0
 
 
-def run(name: str, storage: Storage, n: int, hash_rounds: int) -> Result:
+def run(
+    name: str, storage: Storage, n: int, hash_rounds: int, *, server: str | None = None
+) -> Result:
     """`n` registrations (after one warm-up) through a service over `storage`, right after
-    measuring the hash rate (the machine's load changes within a run)."""
+    measuring the hash rate (the machine's load changes within a run). `server`: the URL of a
+    PostgreSQL server whose CPU to measure too, if it runs on this machine."""
     rate = hash_rate(hash_rounds)
     records = customers(n + 1)
     registrar = Registrar(storage, records)
     registrar.warm_up(records[0])
+    server_before = local_postgres_cpu(server)
+    cpu_before = time.process_time()
     started = time.perf_counter()
     for record in records[1:]:
         registrar.register(record)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before - registrar.hasher.seconds
+    server_after = local_postgres_cpu(server)
+    server_cpu = None
+    if server_before is not None and server_after is not None:
+        server_cpu = (server_after - server_before) / n * 1000
     in_run = n / registrar.hasher.seconds
-    return Result(name, rate, n / elapsed, in_run, registrar.steps)
+    return Result(name, rate, n / elapsed, in_run, registrar.steps, cpu / n * 1000, server_cpu)
+
+
+def local_postgres_cpu(url: str | None) -> float | None:
+    """CPU seconds used so far by the processes of this machine's PostgreSQL server (from
+    Linux's /proc), if `url` names a server on this machine; else None."""
+    if url is None or not Path("/proc/self/stat").exists():
+        return None
+    import sqlalchemy as sa
+
+    host = sa.make_url(url).host or "localhost"  # no host: the local Unix socket
+    if host != "localhost":
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return None
+        except ValueError:  # a host name other than localhost
+            return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process has gone
+            continue
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        if name == "postgres":
+            fields = rest.split()  # from the state on: utime and stime are the 12th and 13th
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- several worker processes, as a deployment runs the service ---------------------------------
@@ -221,10 +264,13 @@ def _worker(
     registrar = Registrar(storage, records)
     registrar.warm_up(records[0])
     barrier.wait()
+    cpu_before = time.process_time()
     started = time.monotonic()
     for record in records[1:]:
         registrar.register(record)
-    results.put((started, time.monotonic(), registrar.hasher.seconds, registrar.steps))
+    ended = time.monotonic()
+    cpu = time.process_time() - cpu_before - registrar.hasher.seconds
+    results.put((started, ended, registrar.hasher.seconds, cpu, registrar.steps))
     close = getattr(storage, "close", None)
     if close is not None:
         close()
@@ -264,7 +310,7 @@ def _in_processes(target: Callable[..., None], args: list[tuple[Any, ...]]) -> l
 
 def parallel_hash_rate(workers: int, rounds: int) -> float:
     """argon2id hashes per second with `workers` processes hashing at once."""
-    spans = _in_processes(_hash_worker, [(rounds,)] * workers)
+    spans: list[tuple[float, float]] = _in_processes(_hash_worker, [(rounds,)] * workers)
     return workers * rounds / (max(end for _, end in spans) - min(start for start, _ in spans))
 
 
@@ -281,11 +327,12 @@ def run_parallel(
         (url, durable, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)
     ]
     spans = _in_processes(_worker, slices)
-    elapsed = max(end for _, end, _, _ in spans) - min(start for start, _, _, _ in spans)
+    elapsed = max(span[1] for span in spans) - min(span[0] for span in spans)
     # each worker hashes one password at a time: together, `workers` hashes per mean hash time
-    in_run = workers * workers * share / sum(seconds for _, _, seconds, _ in spans)
-    steps = [step for *_, worker_steps in spans for step in worker_steps]
-    return Result(name, rate, workers * share / elapsed, in_run, steps)
+    in_run = workers * workers * share / sum(span[2] for span in spans)
+    cpu_ms = sum(span[3] for span in spans) / (workers * share) * 1000
+    steps = [step for span in spans for step in span[4]]
+    return Result(name, rate, workers * share / elapsed, in_run, steps, cpu_ms)
 
 
 def hash_rate(rounds: int) -> float:
@@ -326,15 +373,18 @@ def print_table(results: list[Result]) -> None:
     targets = {"sqlite": 5.0, "sqlite*": 5.0, "postgresql": 10.0, "postgresql*": 10.0}
     print(
         f"{'adapter':<12} {'reg/s':>6} {'hash/s run':>10} {'ratio':>6} {'hash/s alone':>12} "
-        f"{'ratio':>6} {'step p50':>8} {'step p99':>8} {'p99 target':>10}"
+        f"{'ratio':>6} {'step p50':>8} {'step p99':>8} {'p99 target':>10} {'cpu/reg':>7} "
+        f"{'srv/reg':>7}"
     )
     for r in results:
         target = targets.get(r.name)
+        server = "-" if r.server_cpu_ms is None else f"{r.server_cpu_ms:.2f}"
         print(
             f"{r.name:<12} {r.registrations_per_second:>6.1f} {r.in_run_hash_rate:>10.1f} "
             f"{r.registrations_per_second / r.in_run_hash_rate:>6.2f} {r.hash_rate:>12.1f} "
             f"{r.registrations_per_second / r.hash_rate:>6.2f} "
-            f"{r.p(0.5):>8.2f} {r.p(0.99):>8.2f} {f'<= {target:.0f} ms' if target else '-':>10}"
+            f"{r.p(0.5):>8.2f} {r.p(0.99):>8.2f} {f'<= {target:.0f} ms' if target else '-':>10} "
+            f"{r.cpu_ms:>7.2f} {server:>7}"
         )
 
 
@@ -390,7 +440,7 @@ def main() -> None:
                 with SqlStore.from_url(pg_url, durable_steps=durable) as store:
                     store.create_schema()
                     if table == "one":
-                        results.append(run(name, store, n, rounds))
+                        results.append(run(name, store, n, rounds, server=pg_url))
                 if table == "parallel" and workers:
                     in_parallel.append(
                         run_parallel(name, pg_url, n, workers, rounds, durable=durable)
@@ -409,6 +459,8 @@ def main() -> None:
         "same load)\nhash/s alone: argon2id rate of a tight loop just before that adapter's run"
         "\nratio: reg/s divided by the hash rate to its left"
         "\nstep: one request through the service in ms, argon2 hashing excluded"
+        "\ncpu/reg: ms of CPU the registering processes used per registration, hashing excluded"
+        "\nsrv/reg: ms of CPU a PostgreSQL server on this machine used per registration (Linux)"
         "\n*: durable_steps=True (every flow step's commit waits for the disk; see "
         "regflow.adapters.sql.create_engine)"
     )

@@ -1,0 +1,165 @@
+"""Benchmark one request's storage work: load a flow and save it, through regflow and without.
+
+    .venv/bin/python benchmarks/storage.py [--rounds N] [--postgres-url URL]
+
+Every request through `RegistrationService` loads its flow and saves it with a version check.
+This times that pair through `SqlStore` (a unit of work, as the service runs it) and through the
+database driver alone (sqlite3 or psycopg, the same SELECT and UPDATE on the same row, with the
+statements prepared and the same durability settings), so that what regflow and SQLAlchemy add
+to the database's own time can be read off. Figures per pair: wall time and this process's CPU,
+the median of five batches. PostgreSQL: `--postgres-url`, default `REGFLOW_TEST_POSTGRES_URL` or
+else postgresql://postgres@127.0.0.1:5432/test (a scratch schema, dropped afterwards; skipped
+when unreachable). A benchmark, not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from service import postgres_schema
+
+from regflow import RegistrationFlow
+from regflow.adapters.memory import demo_ports
+from regflow.adapters.sql import SqlStore
+
+BATCHES = 5
+INSERT = (
+    "INSERT INTO regflow_flows (flow_id, version, state, expires_at, snapshot) "
+    "VALUES ({p}, 1, 'choosing_bank', CURRENT_TIMESTAMP, {p})"
+)
+SELECT = "SELECT snapshot, version FROM regflow_flows WHERE flow_id = {p}"
+UPDATE = (
+    "UPDATE regflow_flows SET version = {p}, state = {p}, expires_at = expires_at, snapshot = {p} "
+    "WHERE flow_id = {p} AND version = {p}"
+)
+
+
+def timed(pair: Callable[[], None], rounds: int) -> tuple[float, float]:
+    """Median wall and CPU microseconds per call of `pair`, over `BATCHES` batches."""
+    for _ in range(max(10, rounds // 10)):  # connections, caches, prepared statements
+        pair()
+    walls, cpus = [], []
+    for _ in range(BATCHES):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(rounds):
+            pair()
+        walls.append((time.perf_counter() - wall) / rounds * 1e6)
+        cpus.append((time.process_time() - cpu) / rounds * 1e6)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def through_regflow(store: SqlStore) -> Callable[[], None]:
+    """A flow stored in `store`, and a request's load and save of it."""
+    flow = RegistrationFlow.start(demo_ports(), language="fi")
+    store.flows.save(flow.id, flow.snapshot(), expected_version=None, expires_at=flow.expires_at)
+
+    def pair() -> None:
+        with store.unit_of_work() as uow:
+            stored = uow.flows.load(flow.id)
+            uow.flows.save(
+                flow.id,
+                stored.snapshot,
+                expected_version=stored.version,
+                expires_at=flow.expires_at,
+            )
+
+    return pair
+
+
+def through_driver(execute: Callable[[str, tuple[Any, ...]], Any], mark: str) -> Callable[[], None]:
+    """The same pair as plain driver calls on another flow's row (`execute(sql, params)`
+    returns the cursor; `mark` is the driver's placeholder)."""
+    flow_id = "driver-" + os.urandom(8).hex()
+    first = json.dumps(RegistrationFlow.start(demo_ports(), language="fi").snapshot())
+    execute(INSERT.format(p=mark), (flow_id, first))
+    select, update = SELECT.format(p=mark), UPDATE.format(p=mark)
+
+    def pair() -> None:
+        stored, version = execute(select, (flow_id,)).fetchone()
+        snapshot = json.loads(stored) if isinstance(stored, str) else stored  # as regflow does
+        text = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False)
+        changed = execute(update, (version + 1, "choosing_bank", text, flow_id, version))
+        if changed.rowcount != 1:
+            raise AssertionError("the row changed under the benchmark")
+
+    return pair
+
+
+def sqlite_driver(path: Path) -> Callable[[], None]:
+    """Plain sqlite3 in autocommit, WAL and synchronous=NORMAL, as `SqlStore` runs a step."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return through_driver(connection.execute, "?")
+
+
+def postgres_driver(url: str) -> Callable[[], None]:
+    """Plain psycopg in autocommit with prepared statements and synchronous_commit=off, as
+    `SqlStore` runs a step."""
+    import psycopg
+
+    connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+    connection.autocommit = True
+    connection.execute("SET synchronous_commit TO off")
+
+    def execute(sql: str, params: tuple[Any, ...]) -> Any:
+        return connection.execute(sql, params, prepare=True)
+
+    return through_driver(execute, "%s")
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "REGFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    rows: list[tuple[str, float, float, float, float]] = []
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bench.sqlite3"
+        with SqlStore.from_url(f"sqlite:///{path}") as store:
+            store.create_schema()
+            ours = timed(through_regflow(store), args.rounds)
+            plain = timed(sqlite_driver(path), args.rounds)
+            rows.append(("sqlite", *ours, *plain))
+    with postgres_schema(args.postgres_url) as url:
+        if url is not None:
+            with SqlStore.from_url(url) as store:
+                store.create_schema()
+                ours = timed(through_regflow(store), args.rounds)
+                plain = timed(postgres_driver(url), args.rounds)
+                rows.append(("postgresql", *ours, *plain))
+    print(f"one flow's load + save (a request's storage work), {args.rounds} x {BATCHES} rounds\n")
+    print(
+        f"{'adapter':<12} {'regflow wall':>12} {'cpu':>6} {'driver wall':>11} {'cpu':>6} "
+        f"{'added wall':>10} {'cpu':>6}"
+    )
+    for name, wall, cpu, driver_wall, driver_cpu in rows:
+        print(
+            f"{name:<12} {wall:>12.0f} {cpu:>6.0f} {driver_wall:>11.0f} {driver_cpu:>6.0f} "
+            f"{wall - driver_wall:>10.0f} {cpu - driver_cpu:>6.0f}"
+        )
+    print(
+        "\nmicroseconds per pair (median of the batches); cpu: this process's CPU (the client's);"
+        "\nregflow: SqlStore's unit of work as RegistrationService runs it (pooled connection,"
+        "\nSQLAlchemy-compiled statements, JSON and datetime processing); driver: the same two"
+        "\nstatements with the driver alone; added: what regflow and SQLAlchemy add"
+    )
+
+
+if __name__ == "__main__":
+    main()
