@@ -1,0 +1,78 @@
+"""The benchmark scripts run on every adapter and print a full row for each.
+
+Tiny sizes: the figures themselves vary with the machine and are not checked, only that each
+script measures what its table says (a positive rate, CPU and latency for every adapter).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SERVICE_ADAPTERS = ["memory", "sqlite", "sqlite*", "postgresql", "postgresql*"]
+
+
+def run(script: str, *args: str) -> list[list[str]]:
+    """Run a benchmark script; the words of each line it printed."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [line.split() for line in result.stdout.splitlines() if line.strip()]
+
+
+def is_local(url: str) -> bool:
+    host = sa.make_url(url).host or "localhost"
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def test_service_benchmark_prints_both_tables_for_every_adapter(postgres_server_url: str) -> None:
+    lines = run(
+        "service.py",
+        "--registrations=2",
+        "--hash-rounds=1",
+        "--workers=1",
+        f"--postgres-url={postgres_server_url}",
+    )
+    rows = [words for words in lines if words[0] in SERVICE_ADAPTERS]
+    assert [words[0] for words in rows] == SERVICE_ADAPTERS * 2  # one process, then workers
+    for position, words in enumerate(rows):
+        name, numbers, server = words[0], words[1:], words[-1]
+        rate, run_rate, ratio = (float(value) for value in numbers[:3])
+        assert rate > 0
+        assert run_rate > 0
+        assert ratio == pytest.approx(rate / run_rate, abs=0.006)
+        assert float(numbers[5]) >= 0  # step p50
+        assert float(numbers[6]) >= float(numbers[5])  # step p99
+        assert float(words[-2]) > 0  # CPU per registration outside hashing
+        measured_server = position < 5 and name.startswith("postgresql")
+        if measured_server and is_local(postgres_server_url) and Path("/proc/self/stat").exists():
+            assert float(server) >= 0
+        elif not measured_server:
+            assert server == "-"
+
+
+def test_storage_benchmark_prints_both_adapters(postgres_server_url: str) -> None:
+    lines = run("storage.py", "--rounds=3", f"--postgres-url={postgres_server_url}")
+    rows = {words[0]: words[1:] for words in lines if words[0] in {"sqlite", "postgresql"}}
+    assert set(rows) == {"sqlite", "postgresql"}
+    for numbers in rows.values():
+        ours_wall, ours_cpu, driver_wall, driver_cpu, added_wall, added_cpu = map(float, numbers)
+        assert min(ours_wall, ours_cpu, driver_wall, driver_cpu) > 0
+        assert added_wall == pytest.approx(ours_wall - driver_wall, abs=1)
+        assert added_cpu == pytest.approx(ours_cpu - driver_cpu, abs=1)
