@@ -1,6 +1,7 @@
 """Benchmark registrations through the service layer on memory, SQLite and PostgreSQL.
 
     .venv/bin/python benchmarks/service.py [--registrations N] [--workers W] [--postgres-url URL]
+                                           [--fast-hasher]
 
 Each registration is six requests through `RegistrationService` (start, select_bank,
 complete_identification, confirm_personal_id, submit_details, approve) and hashes its password
@@ -14,7 +15,8 @@ latencies exclude the time spent hashing and include everything else: snapshot, 
 trips, the password policy and validation. Where the time outside hashing goes: the CPU the
 registering processes use per registration beside their hashing, and, for a PostgreSQL server on
 this machine (Linux), the CPU of its processes in the same period; both compete with hashing for
-the same cores.
+the same cores. `--fast-hasher` puts a trivial argon2id in the default's place, to show that cost
+without a real hash's effect on the caches (its ratios mean nothing).
 
 Targets (issue 4): >= 0.8 of the hash-bound rate on each adapter; p99 of one step excluding
 hashing <= 5 ms on SQLite and <= 10 ms on PostgreSQL. PostgreSQL: `--postgres-url`, default
@@ -70,20 +72,29 @@ PASSWORD = "Kukkaruukku7Q"  # noqa: S105  # the benchmark users' password
 _CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
 
-class TimedHasher:
-    """argon2id at the default parameters, keeping the time spent hashing."""
+def make_hasher(fast: bool) -> Argon2Hasher:
+    """argon2id at regflow's default parameters, or (`fast`) a trivial one."""
+    return Argon2Hasher.insecure_fast() if fast else Argon2Hasher()
 
-    def __init__(self) -> None:
-        self.inner = Argon2Hasher()
+
+class TimedHasher:
+    """argon2id, keeping the time spent hashing: wall time (for the hash rate) and this
+    thread's CPU time (argon2 with p=1 hashes on the calling thread), which is what the CPU
+    outside hashing leaves out even when the hash was preempted."""
+
+    def __init__(self, *, fast: bool = False) -> None:
+        self.inner = make_hasher(fast)
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
     def hash(self, password: str) -> str:
-        """Hash and add the time taken to `seconds`."""
-        started = time.perf_counter()
+        """Hash and add the time taken to `seconds` and `cpu_seconds`."""
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             return self.inner.hash(password)
         finally:
             self.seconds += time.perf_counter() - started
+            self.cpu_seconds += time.thread_time() - cpu_started
 
     def verify(self, password_hash: str, password: str) -> bool:
         """As the inner hasher."""
@@ -143,8 +154,10 @@ class Result:
 class Registrar:
     """Registers customers one after another through a service over one storage."""
 
-    def __init__(self, storage: Storage, records: list[CustomerRecord]) -> None:
-        self.hasher = TimedHasher()
+    def __init__(
+        self, storage: Storage, records: list[CustomerRecord], *, fast: bool = False
+    ) -> None:
+        self.hasher = TimedHasher(fast=fast)
         self.bank = SimulatedBank(
             people={r.personal_id: (r.details.given_names, r.details.family_name) for r in records}
         )
@@ -191,18 +204,24 @@ class Registrar:
         """Connections, caches, prepared statements; then forget what it measured."""
         self.register(record)
         self.steps.clear()
-        self.hasher.seconds = 0.0
+        self.hasher.seconds = self.hasher.cpu_seconds = 0.0
 
 
 def run(
-    name: str, storage: Storage, n: int, hash_rounds: int, *, server: str | None = None
+    name: str,
+    storage: Storage,
+    n: int,
+    hash_rounds: int,
+    *,
+    server: str | None = None,
+    fast: bool = False,
 ) -> Result:
     """`n` registrations (after one warm-up) through a service over `storage`, right after
     measuring the hash rate (the machine's load changes within a run). `server`: the URL of a
     PostgreSQL server whose CPU to measure too, if it runs on this machine."""
-    rate = hash_rate(hash_rounds)
+    rate = hash_rate(hash_rounds, fast=fast)
     records = customers(n + 1)
-    registrar = Registrar(storage, records)
+    registrar = Registrar(storage, records, fast=fast)
     registrar.warm_up(records[0])
     server_before = local_postgres_cpu(server)
     cpu_before = time.process_time()
@@ -210,7 +229,7 @@ def run(
     for record in records[1:]:
         registrar.register(record)
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before - registrar.hasher.seconds
+    cpu = time.process_time() - cpu_before - registrar.hasher.cpu_seconds
     server_after = local_postgres_cpu(server)
     server_cpu = None
     if server_before is not None and server_after is not None:
@@ -221,7 +240,9 @@ def run(
 
 def local_postgres_cpu(url: str | None) -> float | None:
     """CPU seconds used so far by the processes of this machine's PostgreSQL server (from
-    Linux's /proc), if `url` names a server on this machine; else None."""
+    Linux's /proc), if `url` names a server on this machine; else None. All of the server's
+    work counts, for every database on it; backends that have exited count through the
+    postmaster, which waited for them."""
     if url is None or not Path("/proc/self/stat").exists():
         return None
     import sqlalchemy as sa
@@ -233,7 +254,7 @@ def local_postgres_cpu(url: str | None) -> float | None:
                 return None
         except ValueError:  # a host name other than localhost
             return None
-    ticks = 0
+    ticks, found = 0, False
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -241,9 +262,10 @@ def local_postgres_cpu(url: str | None) -> float | None:
             continue
         name, _, rest = text.partition("(")[2].rpartition(")")
         if name == "postgres":
-            fields = rest.split()  # from the state on: utime and stime are the 12th and 13th
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            # from the state on: utime, stime, and the same of waited-for children, 12th-15th
+            ticks += sum(int(field) for field in rest.split()[11:15])
+            found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 # -- several worker processes, as a deployment runs the service ---------------------------------
@@ -257,11 +279,18 @@ def _open_storage(url: str | None, durable: bool) -> Storage:
     return SqlStore.from_url(url, durable_steps=durable)
 
 
-def _worker(
-    url: str | None, durable: bool, records: list[CustomerRecord], barrier: Any, results: Any
-) -> None:
-    storage = _open_storage(url, durable)
-    registrar = Registrar(storage, records)
+@attrs.frozen
+class Setup:
+    """What a worker process registers through."""
+
+    url: str | None  # None: an in-memory storage of its own
+    durable: bool = False  # durable_steps
+    fast: bool = False  # --fast-hasher
+
+
+def _worker(setup: Setup, records: list[CustomerRecord], barrier: Any, results: Any) -> None:
+    storage = _open_storage(setup.url, setup.durable)
+    registrar = Registrar(storage, records, fast=setup.fast)
     registrar.warm_up(records[0])
     barrier.wait()
     cpu_before = time.process_time()
@@ -269,15 +298,15 @@ def _worker(
     for record in records[1:]:
         registrar.register(record)
     ended = time.monotonic()
-    cpu = time.process_time() - cpu_before - registrar.hasher.seconds
+    cpu = time.process_time() - cpu_before - registrar.hasher.cpu_seconds
     results.put((started, ended, registrar.hasher.seconds, cpu, registrar.steps))
     close = getattr(storage, "close", None)
     if close is not None:
         close()
 
 
-def _hash_worker(rounds: int, barrier: Any, results: Any) -> None:
-    hasher = Argon2Hasher()
+def _hash_worker(rounds: int, fast: bool, barrier: Any, results: Any) -> None:
+    hasher = make_hasher(fast)
     hasher.hash("warm-up")
     barrier.wait()
     started = time.monotonic()
@@ -308,24 +337,30 @@ def _in_processes(target: Callable[..., None], args: list[tuple[Any, ...]]) -> l
                 process.kill()
 
 
-def parallel_hash_rate(workers: int, rounds: int) -> float:
+def parallel_hash_rate(workers: int, rounds: int, *, fast: bool = False) -> float:
     """argon2id hashes per second with `workers` processes hashing at once."""
-    spans: list[tuple[float, float]] = _in_processes(_hash_worker, [(rounds,)] * workers)
+    spans: list[tuple[float, float]] = _in_processes(_hash_worker, [(rounds, fast)] * workers)
     return workers * rounds / (max(end for _, end in spans) - min(start for start, _ in spans))
 
 
 def run_parallel(
-    name: str, url: str | None, n: int, workers: int, hash_rounds: int, *, durable: bool = False
+    name: str,
+    url: str | None,
+    n: int,
+    workers: int,
+    hash_rounds: int,
+    *,
+    durable: bool = False,
+    fast: bool = False,
 ) -> Result:
     """`n` registrations shared by `workers` processes over one storage (`url`, with
     `durable_steps=durable`; None: each its own in-memory storage), right after measuring the
     hash rate of as many processes."""
-    rate = parallel_hash_rate(workers, hash_rounds)
+    rate = parallel_hash_rate(workers, hash_rounds, fast=fast)
     share = n // workers
     records = customers(workers * (share + 1))
-    slices = [
-        (url, durable, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)
-    ]
+    setup = Setup(url, durable=durable, fast=fast)
+    slices = [(setup, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)]
     spans = _in_processes(_worker, slices)
     elapsed = max(span[1] for span in spans) - min(span[0] for span in spans)
     # each worker hashes one password at a time: together, `workers` hashes per mean hash time
@@ -335,9 +370,9 @@ def run_parallel(
     return Result(name, rate, workers * share / elapsed, in_run, steps, cpu_ms)
 
 
-def hash_rate(rounds: int) -> float:
-    """argon2id hashes per second at the default parameters, one thread."""
-    hasher = Argon2Hasher()
+def hash_rate(rounds: int, *, fast: bool = False) -> float:
+    """argon2id hashes per second at the default parameters (or `fast`), one thread."""
+    hasher = make_hasher(fast)
     hasher.hash("warm-up")
     started = time.perf_counter()
     for i in range(rounds):
@@ -405,19 +440,27 @@ def main() -> None:
             "REGFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
     )
+    parser.add_argument(
+        "--fast-hasher",
+        action="store_true",
+        help="a trivial argon2id instead of the default: the cost outside hashing without a "
+        "real hash's effect on the caches (the ratios then mean nothing)",
+    )
     args = parser.parse_args()
     if args.workers < 0 or args.registrations < max(1, args.workers):
         parser.error("--registrations must be at least 1 and at least --workers")
     from regflow.adapters.sql import SqlStore
 
-    hasher = Argon2Hasher()
+    fast = args.fast_hasher
+    hasher = make_hasher(fast)
     n, rounds, workers = args.registrations, args.hash_rounds, args.workers
+    which = "--fast-hasher: ratios mean nothing" if fast else "regflow's default"
     print(
         f"argon2id m={hasher.memory_cost} KiB, t={hasher.time_cost}, p={hasher.parallelism} "
-        f"(regflow's default); {n} registrations per adapter and table, 6 requests each\n"
+        f"({which}); {n} registrations per adapter and table, 6 requests each\n"
     )
-    results = [run("memory", InMemoryStorage(), n, rounds)]
-    in_parallel = [run_parallel("memory", None, n, workers, rounds)] if workers else []
+    results = [run("memory", InMemoryStorage(), n, rounds, fast=fast)]
+    in_parallel = [run_parallel("memory", None, n, workers, rounds, fast=fast)] if workers else []
     with tempfile.TemporaryDirectory() as directory:
         for durable in (False, True):
             for table in ("one", "parallel"):
@@ -426,10 +469,10 @@ def main() -> None:
                     store.create_schema()
                     name = "sqlite" + "*" * durable
                     if table == "one":
-                        results.append(run(name, store, n, rounds))
+                        results.append(run(name, store, n, rounds, fast=fast))
                     elif workers:
                         in_parallel.append(
-                            run_parallel(name, url, n, workers, rounds, durable=durable)
+                            run_parallel(name, url, n, workers, rounds, durable=durable, fast=fast)
                         )
     for durable in (False, True):
         for table in ("one", "parallel"):
@@ -440,10 +483,10 @@ def main() -> None:
                 with SqlStore.from_url(pg_url, durable_steps=durable) as store:
                     store.create_schema()
                     if table == "one":
-                        results.append(run(name, store, n, rounds, server=pg_url))
+                        results.append(run(name, store, n, rounds, server=pg_url, fast=fast))
                 if table == "parallel" and workers:
                     in_parallel.append(
-                        run_parallel(name, pg_url, n, workers, rounds, durable=durable)
+                        run_parallel(name, pg_url, n, workers, rounds, durable=durable, fast=fast)
                     )
     print("One process, one registration after another (latency-bound):")
     print_table(results)
@@ -460,7 +503,8 @@ def main() -> None:
         "\nratio: reg/s divided by the hash rate to its left"
         "\nstep: one request through the service in ms, argon2 hashing excluded"
         "\ncpu/reg: ms of CPU the registering processes used per registration, hashing excluded"
-        "\nsrv/reg: ms of CPU a PostgreSQL server on this machine used per registration (Linux)"
+        "\nsrv/reg: ms of CPU a PostgreSQL server on this machine used per registration (Linux;"
+        " all of the server's work, for every database on it)"
         "\n*: durable_steps=True (every flow step's commit waits for the disk; see "
         "regflow.adapters.sql.create_engine)"
     )

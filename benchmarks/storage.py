@@ -15,6 +15,7 @@ when unreachable). A benchmark, not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -38,26 +39,35 @@ INSERT = (
 )
 SELECT = "SELECT snapshot, version FROM regflow_flows WHERE flow_id = {p}"
 UPDATE = (
-    "UPDATE regflow_flows SET version = {p}, state = {p}, expires_at = expires_at, snapshot = {p} "
+    "UPDATE regflow_flows SET version = {p}, state = {p}, expires_at = {p}, snapshot = {p} "
     "WHERE flow_id = {p} AND version = {p}"
 )
+Pair = Callable[[], None]
 
 
-def timed(pair: Callable[[], None], rounds: int) -> tuple[float, float]:
-    """Median wall and CPU microseconds per call of `pair`, over `BATCHES` batches."""
-    for _ in range(max(10, rounds // 10)):  # connections, caches, prepared statements
-        pair()
-    walls, cpus = [], []
-    for _ in range(BATCHES):
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(rounds):
+def timed(pairs: list[Pair], rounds: int) -> list[tuple[float, float]]:
+    """Median wall and CPU microseconds per call of each of `pairs`, over `BATCHES` batches
+    taken in turn (so that the machine's changing load falls on all of them alike)."""
+    for pair in pairs:
+        for _ in range(max(10, rounds // 10)):  # connections, caches, prepared statements
             pair()
-        walls.append((time.perf_counter() - wall) / rounds * 1e6)
-        cpus.append((time.process_time() - cpu) / rounds * 1e6)
-    return statistics.median(walls), statistics.median(cpus)
+    walls: list[list[float]] = [[] for _ in pairs]
+    cpus: list[list[float]] = [[] for _ in pairs]
+    for batch in range(BATCHES):
+        order = list(range(len(pairs)))
+        for i in order[batch % 2 :] + order[: batch % 2]:  # who goes first alternates
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(rounds):
+                pairs[i]()
+            walls[i].append((time.perf_counter() - wall) / rounds * 1e6)
+            cpus[i].append((time.process_time() - cpu) / rounds * 1e6)
+    return [
+        (statistics.median(wall), statistics.median(cpu))
+        for wall, cpu in zip(walls, cpus, strict=True)
+    ]
 
 
-def through_regflow(store: SqlStore) -> Callable[[], None]:
+def through_regflow(store: SqlStore) -> Pair:
     """A flow stored in `store`, and a request's load and save of it."""
     flow = RegistrationFlow.start(demo_ports(), language="fi")
     store.flows.save(flow.id, flow.snapshot(), expected_version=None, expires_at=flow.expires_at)
@@ -75,34 +85,44 @@ def through_regflow(store: SqlStore) -> Callable[[], None]:
     return pair
 
 
-def through_driver(execute: Callable[[str, tuple[Any, ...]], Any], mark: str) -> Callable[[], None]:
+def through_driver(
+    execute: Callable[[str, tuple[Any, ...]], Any],
+    mark: str,
+    timestamp: Callable[[dt.datetime], Any],
+) -> Pair:
     """The same pair as plain driver calls on another flow's row (`execute(sql, params)`
-    returns the cursor; `mark` is the driver's placeholder)."""
+    returns the cursor; `mark` is the driver's placeholder; `timestamp` converts an aware
+    datetime as the database wants it)."""
+    flow = RegistrationFlow.start(demo_ports(), language="fi")
     flow_id = "driver-" + os.urandom(8).hex()
-    first = json.dumps(RegistrationFlow.start(demo_ports(), language="fi").snapshot())
-    execute(INSERT.format(p=mark), (flow_id, first))
+    execute(INSERT.format(p=mark), (flow_id, json.dumps(flow.snapshot())))
     select, update = SELECT.format(p=mark), UPDATE.format(p=mark)
 
     def pair() -> None:
         stored, version = execute(select, (flow_id,)).fetchone()
         snapshot = json.loads(stored) if isinstance(stored, str) else stored  # as regflow does
         text = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False)
-        changed = execute(update, (version + 1, "choosing_bank", text, flow_id, version))
+        expires = timestamp(flow.expires_at)
+        changed = execute(update, (version + 1, "choosing_bank", expires, text, flow_id, version))
         if changed.rowcount != 1:
             raise AssertionError("the row changed under the benchmark")
 
     return pair
 
 
-def sqlite_driver(path: Path) -> Callable[[], None]:
+def sqlite_driver(path: Path) -> Pair:
     """Plain sqlite3 in autocommit, WAL and synchronous=NORMAL, as `SqlStore` runs a step."""
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    return through_driver(connection.execute, "?")
+
+    def timestamp(value: dt.datetime) -> str:  # UTC text, as SQLAlchemy stores it on SQLite
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    return through_driver(connection.execute, "?", timestamp)
 
 
-def postgres_driver(url: str) -> Callable[[], None]:
+def postgres_driver(url: str) -> Pair:
     """Plain psycopg in autocommit with prepared statements and synchronous_commit=off, as
     `SqlStore` runs a step."""
     import psycopg
@@ -114,7 +134,7 @@ def postgres_driver(url: str) -> Callable[[], None]:
     def execute(sql: str, params: tuple[Any, ...]) -> Any:
         return connection.execute(sql, params, prepare=True)
 
-    return through_driver(execute, "%s")
+    return through_driver(execute, "%s", lambda value: value.astimezone(dt.UTC))
 
 
 def main() -> None:
@@ -133,15 +153,13 @@ def main() -> None:
         path = Path(directory) / "bench.sqlite3"
         with SqlStore.from_url(f"sqlite:///{path}") as store:
             store.create_schema()
-            ours = timed(through_regflow(store), args.rounds)
-            plain = timed(sqlite_driver(path), args.rounds)
+            ours, plain = timed([through_regflow(store), sqlite_driver(path)], args.rounds)
             rows.append(("sqlite", *ours, *plain))
     with postgres_schema(args.postgres_url) as url:
         if url is not None:
             with SqlStore.from_url(url) as store:
                 store.create_schema()
-                ours = timed(through_regflow(store), args.rounds)
-                plain = timed(postgres_driver(url), args.rounds)
+                ours, plain = timed([through_regflow(store), postgres_driver(url)], args.rounds)
                 rows.append(("postgresql", *ours, *plain))
     print(f"one flow's load + save (a request's storage work), {args.rounds} x {BATCHES} rounds\n")
     print(

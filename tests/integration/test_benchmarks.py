@@ -53,16 +53,17 @@ def test_service_benchmark_prints_both_tables_for_every_adapter(postgres_server_
     assert [words[0] for words in rows] == SERVICE_ADAPTERS * 2  # one process, then workers
     for position, words in enumerate(rows):
         name, numbers, server = words[0], words[1:], words[-1]
-        rate, run_rate, ratio = (float(value) for value in numbers[:3])
-        assert rate > 0
-        assert run_rate > 0
-        assert ratio == pytest.approx(rate / run_rate, abs=0.006)
+        rate, run_rate, ratio, alone_rate, alone_ratio = (float(value) for value in numbers[:5])
+        assert min(rate, run_rate, alone_rate) > 0
+        # printed with one decimal (rates) and two (ratios): allow for the rounding
+        assert ratio == pytest.approx(rate / run_rate, abs=0.01)
+        assert alone_ratio == pytest.approx(rate / alone_rate, abs=0.01)
         assert float(numbers[5]) >= 0  # step p50
         assert float(numbers[6]) >= float(numbers[5])  # step p99
         assert float(words[-2]) > 0  # CPU per registration outside hashing
         measured_server = position < 5 and name.startswith("postgresql")
         if measured_server and is_local(postgres_server_url) and Path("/proc/self/stat").exists():
-            assert float(server) >= 0
+            assert float(server) >= 0  # 10 ms ticks: two registrations may not reach one
         elif not measured_server:
             assert server == "-"
 
