@@ -15,6 +15,7 @@ when unreachable). A benchmark, not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -22,7 +23,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,31 +111,33 @@ def through_driver(
     return pair
 
 
-def sqlite_driver(path: Path) -> Pair:
+@contextlib.contextmanager
+def sqlite_driver(path: Path) -> Iterator[Pair]:
     """Plain sqlite3 in autocommit, WAL and synchronous=NORMAL, as `SqlStore` runs a step."""
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
 
-    def timestamp(value: dt.datetime) -> str:  # UTC text, as SQLAlchemy stores it on SQLite
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        def timestamp(value: dt.datetime) -> str:  # UTC text, as SQLAlchemy stores it on SQLite
+            return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
-    return through_driver(connection.execute, "?", timestamp)
+        yield through_driver(connection.execute, "?", timestamp)
 
 
-def postgres_driver(url: str) -> Pair:
+@contextlib.contextmanager
+def postgres_driver(url: str) -> Iterator[Pair]:
     """Plain psycopg in autocommit with prepared statements and synchronous_commit=off, as
     `SqlStore` runs a step."""
     import psycopg
 
-    connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
-    connection.autocommit = True
-    connection.execute("SET synchronous_commit TO off")
+    libpq = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(libpq, autocommit=True) as connection:
+        connection.execute("SET synchronous_commit TO off")
 
-    def execute(sql: str, params: tuple[Any, ...]) -> Any:
-        return connection.execute(sql, params, prepare=True)
+        def execute(sql: str, params: tuple[Any, ...]) -> Any:
+            return connection.execute(sql, params, prepare=True)
 
-    return through_driver(execute, "%s", lambda value: value.astimezone(dt.UTC))
+        yield through_driver(execute, "%s", lambda value: value.astimezone(dt.UTC))
 
 
 def main() -> None:
@@ -153,13 +156,15 @@ def main() -> None:
         path = Path(directory) / "bench.sqlite3"
         with SqlStore.from_url(f"sqlite:///{path}") as store:
             store.create_schema()
-            ours, plain = timed([through_regflow(store), sqlite_driver(path)], args.rounds)
+            with sqlite_driver(path) as driver:
+                ours, plain = timed([through_regflow(store), driver], args.rounds)
             rows.append(("sqlite", *ours, *plain))
     with postgres_schema(args.postgres_url) as url:
         if url is not None:
             with SqlStore.from_url(url) as store:
                 store.create_schema()
-                ours, plain = timed([through_regflow(store), postgres_driver(url)], args.rounds)
+                with postgres_driver(url) as driver:
+                    ours, plain = timed([through_regflow(store), driver], args.rounds)
                 rows.append(("postgresql", *ours, *plain))
     print(f"one flow's load + save (a request's storage work), {args.rounds} x {BATCHES} rounds\n")
     print(
