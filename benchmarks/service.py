@@ -288,6 +288,17 @@ class Setup:
     fast: bool = False  # --fast-hasher
 
 
+@attrs.frozen
+class Span:
+    """What one worker process measured."""
+
+    started: float  # time.monotonic(), comparable across processes
+    ended: float
+    hash_seconds: float  # wall time spent hashing
+    cpu_seconds: float  # the process's CPU outside hashing
+    steps: list[float]  # per request, ms, hashing excluded
+
+
 def _worker(setup: Setup, records: list[CustomerRecord], barrier: Any, results: Any) -> None:
     storage = _open_storage(setup.url, setup.durable)
     registrar = Registrar(storage, records, fast=setup.fast)
@@ -299,7 +310,7 @@ def _worker(setup: Setup, records: list[CustomerRecord], barrier: Any, results: 
         registrar.register(record)
     ended = time.monotonic()
     cpu = time.process_time() - cpu_before - registrar.hasher.cpu_seconds
-    results.put((started, ended, registrar.hasher.seconds, cpu, registrar.steps))
+    results.put(Span(started, ended, registrar.hasher.seconds, cpu, registrar.steps))
     close = getattr(storage, "close", None)
     if close is not None:
         close()
@@ -361,12 +372,12 @@ def run_parallel(
     records = customers(workers * (share + 1))
     setup = Setup(url, durable=durable, fast=fast)
     slices = [(setup, records[w * (share + 1) : (w + 1) * (share + 1)]) for w in range(workers)]
-    spans = _in_processes(_worker, slices)
-    elapsed = max(span[1] for span in spans) - min(span[0] for span in spans)
+    spans: list[Span] = _in_processes(_worker, slices)
+    elapsed = max(span.ended for span in spans) - min(span.started for span in spans)
     # each worker hashes one password at a time: together, `workers` hashes per mean hash time
-    in_run = workers * workers * share / sum(span[2] for span in spans)
-    cpu_ms = sum(span[3] for span in spans) / (workers * share) * 1000
-    steps = [step for span in spans for step in span[4]]
+    in_run = workers * workers * share / sum(span.hash_seconds for span in spans)
+    cpu_ms = sum(span.cpu_seconds for span in spans) / (workers * share) * 1000
+    steps = [step for span in spans for step in span.steps]
     return Result(name, rate, workers * share / elapsed, in_run, steps, cpu_ms)
 
 

@@ -34,6 +34,8 @@ def run(script: str, *args: str) -> list[list[str]]:
 
 
 def is_local(url: str) -> bool:
+    """Whether `url` names a server on this machine; decided here rather than by the script's
+    own check, so that a script that never measures the server fails this test."""
     host = sa.make_url(url).host or "localhost"
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
