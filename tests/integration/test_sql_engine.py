@@ -88,7 +88,7 @@ def test_sqlite_engine_must_be_set_up_by_regflow(sqlite_url: str) -> None:
         engine.dispose()
 
 
-# -- the hot path's statements, run on the DBAPI cursor (see regflow.adapters.sql._Direct) ----
+# -- the hot path's statements, run on the DBAPI cursor (see regflow.adapters.sql._direct) ----
 
 EXPIRES = dt.datetime(2026, 1, 15, 9, 30, 0, 123456, tzinfo=dt.UTC)
 SECRET_ID = "131052-308T"  # a personal identity code: never in an error message
@@ -233,3 +233,24 @@ def test_sqlite_single_statements_stay_relaxed_after_a_durable_transaction(
             assert cursor.fetchone()[0] == 1
         finally:
             raw.close()
+
+
+# -- the outbox and the login failures, named by their ports --------------------------------
+
+
+def test_outbox_and_login_attempts_are_the_account_store(database_url: str) -> None:
+    """`outbox` and `login_attempts` of a store and of a unit are its account store."""
+    with SqlStore.from_url(database_url) as store:
+        store.create_schema()
+        assert store.outbox is store.accounts
+        assert store.login_attempts is store.accounts
+        now = dt.datetime(2026, 1, 15, 9, 30, tzinfo=dt.UTC)
+        with store.unit_of_work() as uow:
+            assert uow.outbox is uow.accounts
+            assert uow.login_attempts is uow.accounts
+            uow.accounts.create(new_account(1), message(1))
+            claimed = uow.outbox.claim_messages(now, 10, now + dt.timedelta(minutes=5))
+            uow.login_attempts.record_login_failure("key-1", now, forget_before=now)
+        assert [m.message.message_id for m in claimed] == [message(1).message_id]
+        assert store.outbox.pending_messages(now, 10) == []  # leased by the unit's claim
+        assert store.login_attempts.login_failures("key-1", now) == [now]

@@ -1,0 +1,23 @@
+"""How a database error leaves the SQL adapter: as `AdapterError`, naming no statement value."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from regflow.errors import AdapterError
+
+
+@contextlib.contextmanager
+def translate(port: str) -> Iterator[None]:
+    """Turn a database error into `AdapterError`, naming only the error's class and SQLSTATE."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        orig = getattr(error, "orig", None)
+        cause = orig if orig is not None else error
+        sqlstate = getattr(orig, "sqlstate", None)
+        detail = type(cause).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+        raise AdapterError(port, detail) from error

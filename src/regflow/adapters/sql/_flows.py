@@ -1,0 +1,59 @@
+"""`SqlFlowStore`: flow snapshots as JSON with a version number, saved optimistically."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from regflow.adapters.sql._direct import first
+from regflow.adapters.sql._errors import translate
+from regflow.adapters.sql._schema import flows_table
+from regflow.adapters.sql._statements import LOAD_FLOW, LOAD_FLOW_LOCKED
+from regflow.adapters.sql._unit import Save, Scope
+from regflow.errors import FlowNotFound
+from regflow.ports import Snapshot, StoredFlow
+
+
+class SqlFlowStore:
+    """`FlowStore` on SQL: snapshots as JSON, with a version number per flow."""
+
+    def __init__(self, scope: Scope) -> None:
+        """Prefer `SqlStore(engine).flows` or a unit of work's `flows`."""
+        self._scope = scope
+
+    def load(self, flow_id: str) -> StoredFlow:
+        """The stored snapshot and its version (in a unit of work, remembered for its save)."""
+        with translate("flows"), self._scope.reading() as connection:
+            statement = LOAD_FLOW_LOCKED if self._scope.in_transaction else LOAD_FLOW
+            row = first(connection, statement, {"b_id": flow_id})
+        if row is None:
+            raise FlowNotFound
+        snapshot, version = row
+        self._scope.claim(flow_id, version)
+        return StoredFlow(snapshot, version)
+
+    def save(
+        self,
+        flow_id: str,
+        snapshot: Snapshot,
+        *,
+        expected_version: int | None,
+        expires_at: dt.datetime,
+    ) -> int:
+        """Insert (expected_version None) or update where the version still matches.
+
+        In a unit of work whose only write this is, the statement runs when the unit ends, and
+        a `ConcurrentUpdate` is raised from there.
+        """
+        values = {
+            "snapshot": snapshot,
+            "state": str(snapshot.get("state", "")),
+            "expires_at": expires_at,
+        }
+        with translate("flows"):
+            return self._scope.save(Save(flow_id, expected_version, values))
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        """Delete flows whose expiry is before `now`."""
+        with translate("flows"), self._scope.writing() as connection:
+            result = connection.execute(flows_table.delete().where(flows_table.c.expires_at < now))
+            return int(result.rowcount)
