@@ -13,7 +13,13 @@ from regflow import Argon2Hasher, LoginFailed, LoginThrottled
 from regflow.adapters.memory import ManualClock
 from regflow.login import LoginThrottle
 from regflow.service import RegistrationService
-from tests.storage_support import PASSWORD, make_ports, people, register_until_review
+from tests.storage_support import (
+    PASSWORD,
+    make_ports,
+    memory_service,
+    people,
+    register_until_review,
+)
 
 RECORD = people(1)[0]
 EMAIL = RECORD.details.email
@@ -27,9 +33,7 @@ def registered(
     hasher: Argon2Hasher | None = None,
 ) -> RegistrationService:
     """An in-memory service where RECORD has registered with `password`."""
-    service = RegistrationService.in_memory(
-        make_ports([RECORD], clock=clock or ManualClock(), hasher=hasher)
-    )
+    service = memory_service([RECORD], clock=clock or ManualClock(), hasher=hasher)
     flow = register_until_review(service, RECORD, password=password)
     assert flow.review_token is not None
     service.approve(flow.id, flow.review_token)

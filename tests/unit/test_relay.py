@@ -102,7 +102,7 @@ def test_relay_loop_lets_bugs_through(ports: Ports) -> None:
             raise ZeroDivisionError
 
     flow_in(State.completed, ports)
-    broken = OutboxPorts(accounts=ports.accounts, mailer=Broken(), clock=ports.clock)
+    broken = OutboxPorts(outbox=ports.outbox, mailer=Broken(), clock=ports.clock)
     with pytest.raises(ZeroDivisionError):
         relay_loop(broken, stop=threading.Event(), interval=0.01)
 
@@ -110,7 +110,7 @@ def test_relay_loop_lets_bugs_through(ports: Ports) -> None:
 def test_relay_needs_only_a_store_a_mailer_and_a_clock() -> None:
     """A relay pass runs on OutboxPorts: no bank, directory or policy needed."""
     ports = OutboxPorts(
-        accounts=InMemoryAccountStore(), mailer=RecordingMailer(), clock=ManualClock()
+        outbox=InMemoryAccountStore(), mailer=RecordingMailer(), clock=ManualClock()
     )
     assert deliver_pending_emails(ports) == 0
 
