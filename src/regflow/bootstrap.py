@@ -264,8 +264,8 @@ def demo_app(
     settings: Settings | None = None,
 ) -> App:
     """The demo: simulated bank, demo customers, Johan's account, a recording mailer, on
-    `database_url` (in memory by default). What `RegistrationService.in_memory(demo_ports())`
-    was, as `demo_app().service`."""
+    `database_url` (in memory by default). `demo_app().service` replaces the removed
+    `RegistrationService.in_memory(demo_ports())`."""
     config = Config(database_url=database_url, demo=True, settings=settings or Settings())
     return bootstrap(config, hasher=hasher, clock=clock)
 

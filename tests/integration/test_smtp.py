@@ -84,7 +84,7 @@ def test_starttls_and_login(smtp_tls_server: SmtpServer) -> None:  # noqa: F811 
     )
     service, _ = registered("fi")
     assert relay_through(service, SmtpMailer(config)) == 0
-    (queued,) = service.ports.accounts.claim_messages(
+    (queued,) = service.ports.outbox.claim_messages(
         service.ports.clock.now().replace(year=2100), 10, service.ports.clock.now()
     )
     assert queued.attempts == 1

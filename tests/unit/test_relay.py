@@ -61,7 +61,7 @@ def test_message_claimed_by_a_dead_relay_is_resent_after_its_lease(ports: Ports)
     lease = dt.timedelta(minutes=5)
     now = clock(ports).now()
     # what a relay does first; this one dies before sending or marking anything
-    assert len(ports.accounts.claim_messages(now, 100, now + lease)) == 1
+    assert len(ports.outbox.claim_messages(now, 100, now + lease)) == 1
     assert deliver_pending_emails(ports) == 0
     clock(ports).advance(lease)
     assert deliver_pending_emails(ports) == 1
