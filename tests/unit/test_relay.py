@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+import attrs
 import pytest
 
 from regflow import Backoff, EmailMessage, Ports, State, deliver_pending_emails, relay
@@ -122,3 +123,24 @@ def test_relay_command_needs_a_sender(monkeypatch: pytest.MonkeyPatch, tmp_path:
     relay.add_arguments(parser)
     args = parser.parse_args(["--once", "--database-url", f"sqlite:///{tmp_path / 'r.sqlite3'}"])
     assert relay.run(args) == 2
+
+
+def test_the_pass_drains_the_outbox_port_not_the_account_store(ports: Ports) -> None:
+    """With an outbox of its own, a pass sends what that outbox holds and leaves accounts be."""
+    flow_in(State.completed, ports)  # queues one email in the demo account store
+    separate = InMemoryAccountStore()
+    assert deliver_pending_emails(attrs.evolve(ports, outbox=separate)) == 0
+    assert mailer(ports).sent == []
+    assert deliver_pending_emails(ports) == 1
+
+
+def test_outbox_ports_still_take_accounts() -> None:
+    """OutboxPorts(accounts=...) is the outbox, as before; passing both or neither is refused."""
+    outbox = InMemoryAccountStore()
+    assert OutboxPorts(accounts=outbox, mailer=RecordingMailer(), clock=ManualClock()).outbox is (
+        outbox
+    )
+    with pytest.raises(TypeError, match="not both"):
+        OutboxPorts(outbox=outbox, accounts=outbox, mailer=RecordingMailer(), clock=ManualClock())
+    with pytest.raises(TypeError, match="outbox="):
+        OutboxPorts(mailer=RecordingMailer(), clock=ManualClock())
