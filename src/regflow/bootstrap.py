@@ -17,7 +17,10 @@ Environment (`Config.from_env`):
 
 - `REGFLOW_DATABASE_URL`: `memory:`, `sqlite:///FILE` or `postgresql://...`
   (default `sqlite:///regflow.sqlite3`)
-- `REGFLOW_BANK`: `simulated` (default) or `oidc` (needs `Config.oidc` or `bank=`)
+- `REGFLOW_BANK`: `simulated` (default) or `oidc` (needs `REGFLOW_OIDC_CONFIG`, `Config.oidc`
+  or `bank=`)
+- `REGFLOW_OIDC_CONFIG`: a JSON file for `oidc_config_from_file` (the broker, the bank list);
+  the client's private keys come from its `key_files` or from `REGFLOW_OIDC_CLIENT_JWKS`
 - `REGFLOW_MAILER`: `outbox` (default: queue only, a recording mailer) or `smtp`
 - `REGFLOW_SMTP_*`, `REGFLOW_MAIL_FROM`: SMTP, read by `SmtpConfig.from_env` for `smtp`
 - `REGFLOW_DEMO`: `1` for the demo customers, the bank's demo people and Johan's account
@@ -120,14 +123,64 @@ class Config:
                 smtp = SmtpConfig.from_env(env)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
+        oidc = None
+        bank = env.get("REGFLOW_BANK", "simulated").strip().lower() or "simulated"
+        if bank == "oidc" and "oidc" not in overrides and env.get("REGFLOW_OIDC_CONFIG"):
+            oidc = oidc_config_from_file(env["REGFLOW_OIDC_CONFIG"], environ=env)
         values: dict[str, Any] = {
             "database_url": env.get("REGFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            "bank": env.get("REGFLOW_BANK", "simulated").strip().lower() or "simulated",
+            "bank": bank,
+            "oidc": oidc,
             "mailer": mailer,
             "smtp": smtp,
             "demo": _flag(env, "REGFLOW_DEMO"),
         }
         return cls(**{**values, **overrides})
+
+
+def oidc_config_from_file(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+) -> OidcConfig:
+    """An `OidcConfig` from a JSON file (needs the `oidc` extra); `ConfigError` when it is bad.
+
+        {"issuer": "https://broker.example", "client_id": "...", "redirect_uri": "https://...",
+         "claims": "idura",                      # a preset name, or {"personal_id": "hetu", ...}
+         "banks": [{"id": "nordea", "name": "Nordea", "params": {"ftn_idp_id": "fi-nordea"}},
+                   {"id": "op", "name": "OP", "acr_values": ["http://ftn.ficora.fi/2017/loa3"]}],
+         "key_files": ["client-jwks.json"]}      # optional: else REGFLOW_OIDC_CLIENT_JWKS
+
+    Relative `key_files` are read from the configuration file's folder; any other key is passed
+    to `OidcConfig` as it is (for example `"timeout": 10`).
+    """
+    import json
+    from pathlib import Path
+
+    from regflow.adapters.oidc import BankMethod, ClaimMapping, ClientKeys, OidcConfig
+
+    source = Path(path)
+    try:
+        raw = json.loads(source.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            msg = "the file must hold a JSON object"
+            raise TypeError(msg)  # reported below like every other mistake
+        claims = raw.pop("claims", "idura")
+        key_files = [source.parent / name for name in raw.pop("key_files", [])]
+        keys = (
+            ClientKeys.from_files(*key_files)
+            if key_files
+            else ClientKeys.from_env(environ=os.environ if environ is None else environ)
+        )
+        return OidcConfig(
+            keys=keys,
+            banks=[BankMethod(**bank) for bank in raw.pop("banks")],
+            claims=ClaimMapping.preset(claims)
+            if isinstance(claims, str)
+            else ClaimMapping(**claims),
+            **raw,
+        )
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        msg = f"OIDC configuration {source.name}: {type(error).__name__}: {error}"
+        raise ConfigError(msg) from error
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -308,7 +361,10 @@ def _customers(config: Config) -> CustomerDirectory:
 def _bank(config: Config) -> BankIdentity:
     if config.bank == "oidc":
         if config.oidc is None:
-            msg = 'Config(bank="oidc") needs Config.oidc (an OidcConfig), or pass bank=...'
+            msg = (
+                'Config(bank="oidc") needs Config.oidc (an OidcConfig; from the environment: '
+                "REGFLOW_OIDC_CONFIG), or pass bank=..."
+            )
             raise ConfigError(msg)
         from regflow.adapters.oidc import OidcBankIdentity
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -36,6 +39,9 @@ from regflow.bootstrap import (
 from regflow.clock import SystemClock
 from regflow.demo import DEMO_CUSTOMERS, JOHAN_ACCOUNT_ID
 from regflow.ports import Ports
+
+if TYPE_CHECKING:
+    from tests.oidc_fixtures import OidcProviderProcess
 
 FAST = Argon2Hasher.insecure_fast()
 JOHAN = DEMO_CUSTOMERS[-1]
@@ -249,3 +255,45 @@ def test_the_service_layer_imports_no_adapter() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_oidc_from_a_config_file_identifies_at_the_broker(
+    oidc_broker: OidcProviderProcess, tmp_path: Path
+) -> None:
+    """REGFLOW_BANK=oidc with REGFLOW_OIDC_CONFIG builds an OIDC bank that identifies Anna."""
+    keys = oidc_broker.client_keys
+    jwks = {"keys": [k.as_dict(private=True) for k in (keys.signing, *keys.decryption)]}
+    (tmp_path / "client-jwks.json").write_text(json.dumps(jwks), encoding="utf-8")
+    settings = {
+        "issuer": oidc_broker.issuer,
+        "client_id": oidc_broker.client_id,
+        "redirect_uri": oidc_broker.redirect_uri,
+        "claims": "idura",
+        "banks": [{"id": "nordea", "name": "Nordea", "params": {"ftn_idp_id": "fi-nordea"}}],
+        "key_files": ["client-jwks.json"],
+        "timeout": 2.0,
+    }
+    (tmp_path / "oidc.json").write_text(json.dumps(settings), encoding="utf-8")
+    environ = {
+        "REGFLOW_DATABASE_URL": "memory:",
+        "REGFLOW_BANK": "oidc",
+        "REGFLOW_OIDC_CONFIG": str(tmp_path / "oidc.json"),
+        "REGFLOW_DEMO": "1",
+    }
+    with bootstrap(Config.from_env(environ), hasher=FAST) as app:
+        bank = app.ports.bank
+        assert [b.id for b in bank.banks()] == ["nordea"]
+        redirect = bank.begin("nordea", flow_id="flow-1", language="fi")
+        person = bank.complete(oidc_broker.login(redirect, account="anna"), redirect)
+        assert person.personal_id == DEMO_CUSTOMERS[0].personal_id
+
+
+def test_a_bad_oidc_config_file_is_a_config_error(tmp_path: Path) -> None:
+    """A missing or malformed OIDC configuration file raises ConfigError naming the file."""
+    environ = {"REGFLOW_BANK": "oidc", "REGFLOW_OIDC_CONFIG": str(tmp_path / "missing.json")}
+    with pytest.raises(ConfigError, match=r"missing\.json"):
+        Config.from_env(environ)
+    (tmp_path / "oidc.json").write_text('{"issuer": "http://example.fi"}', encoding="utf-8")
+    environ["REGFLOW_OIDC_CONFIG"] = str(tmp_path / "oidc.json")
+    with pytest.raises(ConfigError, match=r"oidc\.json"):
+        Config.from_env(environ)
