@@ -28,6 +28,7 @@ Environment (`Config.from_env`):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -205,8 +206,7 @@ class _Opened:
     def close(self) -> None:
         """Close what bootstrap opened, last opened first; a second call does nothing."""
         closers, self._closers = self._closers, []
-        for close in reversed(closers):
-            close()
+        _close_all(closers)
 
     def __enter__(self) -> Self:
         return self
@@ -252,21 +252,21 @@ def bootstrap(
     Raises `ConfigError` for a configuration it cannot build (an unknown database URL scheme,
     `bank="oidc"` without `oidc`, `mailer="smtp"` without `smtp`, no customer directory).
     """
-    customers = customers if customers is not None else _customers(config)
-    bank = bank if bank is not None else _bank(config)
-    mailer = mailer if mailer is not None else _mailer(config)
-    clock = clock if clock is not None else _system_clock()
-    if hasher is None:
-        from regflow.hashing import Argon2Hasher
-
-        hasher = Argon2Hasher()
-    if policy is None:
-        from regflow.policy import PasswordPolicy
-
-        policy = PasswordPolicy.helen()
     closers: list[Closer] = []
-    storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
     try:
+        customers = customers if customers is not None else _customers(config)
+        bank = bank if bank is not None else _bank(config, closers)
+        mailer = mailer if mailer is not None else _mailer(config)
+        clock = clock if clock is not None else _system_clock()
+        if hasher is None:
+            from regflow.hashing import Argon2Hasher
+
+            hasher = Argon2Hasher()
+        if policy is None:
+            from regflow.policy import PasswordPolicy
+
+            policy = PasswordPolicy.helen()
+        storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
         if config.demo:
             _add_demo_account(storage, hasher, clock)
         ports = Ports(
@@ -282,8 +282,7 @@ def bootstrap(
         )
         service = RegistrationService(ports, storage)
     except BaseException:
-        for close in reversed(closers):
-            close()
+        _close_all(closers)
         raise
     return App(ports=service.ports, storage=storage, service=service, closers=closers)
 
@@ -301,6 +300,13 @@ def bootstrap_outbox(
     storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
     ports = OutboxPorts(outbox=_outbox_of(storage), mailer=mailer, clock=clock)
     return OutboxApp(ports=ports, storage=storage, closers=closers)
+
+
+def _close_all(closers: list[Closer]) -> None:
+    """Run every closer, last opened first, even when one fails (the first failure is raised)."""
+    with contextlib.ExitStack() as stack:
+        for close in closers:
+            stack.callback(close)
 
 
 def _system_clock() -> Clock:
@@ -358,7 +364,7 @@ def _customers(config: Config) -> CustomerDirectory:
     return InMemoryCustomerDirectory(DEMO_CUSTOMERS)
 
 
-def _bank(config: Config) -> BankIdentity:
+def _bank(config: Config, closers: list[Closer]) -> BankIdentity:
     if config.bank == "oidc":
         if config.oidc is None:
             msg = (
@@ -368,7 +374,9 @@ def _bank(config: Config) -> BankIdentity:
             raise ConfigError(msg)
         from regflow.adapters.oidc import OidcBankIdentity
 
-        return OidcBankIdentity(config.oidc)
+        oidc = OidcBankIdentity(config.oidc)  # no I/O yet; its HTTP client opens on first use
+        closers.append(oidc.close)
+        return oidc
     from regflow.adapters.memory import SimulatedBank
     from regflow.demo import DEMO_PEOPLE
 
