@@ -47,6 +47,7 @@ from regflow.adapters.memory import (
     InMemoryAccountStore,
     InMemoryCustomerDirectory,
     InMemoryFlowStore,
+    InMemoryStorage,
     RecordingMailer,
     SystemClock,
 )
@@ -157,6 +158,12 @@ def make_ports(
         clock=clock or SystemClock(),
         settings=settings or Settings(),
     )
+
+
+def memory_service(records: Sequence[CustomerRecord], **ports: Any) -> RegistrationService:
+    """A service over in-memory storage with `records` (see `make_ports`)."""
+    built = make_ports(records, **ports)
+    return RegistrationService(built, InMemoryStorage.of(built))
 
 
 def make_service(url: str, records: Sequence[CustomerRecord], **ports: Any) -> RegistrationService:
@@ -303,7 +310,7 @@ def worker_claim_then_hang(url: str, lease_seconds: float, ready: Any) -> None:
     from regflow.outbox import OutboxPorts, deliver_pending_emails
 
     store = SqlStore.from_url(url)
-    ports = OutboxPorts(accounts=store.accounts, mailer=_HangingMailer(ready), clock=SystemClock())
+    ports = OutboxPorts(outbox=store.accounts, mailer=_HangingMailer(ready), clock=SystemClock())
     deliver_pending_emails(ports, lease=dt.timedelta(seconds=lease_seconds))
 
 

@@ -3,19 +3,20 @@
     python3 tasks.py demo [--language en|fi|sv] [--database-url URL | --in-memory] [--reset]
     .venv/bin/python examples/cli/register.py [...]     # the same, once .venv exists
 
-This is how a service embeds regflow: build a `RegistrationService` once, over the ports and a
-`SqlStore`; start a flow and keep only its id (a web service keeps it in the session); then, for
-each step, show the phase of the flow the service returned and call the one event the user chose,
-by flow id. The service loads the flow, applies the event and saves it in one unit of work; the
-library decides where the flow goes, this file only asks and shows.
+This is how a service embeds regflow: build a `RegistrationService` once, with
+`regflow.bootstrap.bootstrap(Config(...))`; start a flow and keep only its id (a web service
+keeps it in the session); then, for each step, show the phase of the flow the service returned
+and call the one event the user chose, by flow id. The service loads the flow, applies the
+event and saves it in one unit of work; the library decides where the flow goes, this file only
+asks and shows.
 
 Storage: accounts, the email outbox and flows live in a SQLite file, `regflow-demo.sqlite3` in
 the current directory, so they outlast the process: whoever registered in an earlier run is
 already registered in the next one (`--reset` empties the file first). `--database-url` (or
 `REGFLOW_DEMO_DATABASE_URL`) picks another database; `--in-memory` keeps everything in memory.
-The bank is the simulated one and the customers are the demo customers of `regflow.adapters.memory`,
-chosen so that every outcome can be reached; their one existing account, Johan Eriksson's, is
-copied into the database when it is not there yet.
+`regflow.bootstrap` wires it: the bank is the simulated one and the customers are the demo
+customers of `regflow.demo`, chosen so that every outcome can be reached; their one existing
+account, Johan Eriksson's, is copied into the database when it is not there yet.
 
 Texts: the library's own (error messages, field errors, password rules, the confirmation email)
 come localised from regflow; this terminal's are in `texts.py`.
@@ -45,11 +46,8 @@ from regflow import (
     ContactDetails,
     CustomerServiceNeeded,
     DetailsRejected,
-    EmailMessage,
-    EmailTaken,
     FlowExpired,
     IdentificationFailed,
-    NewAccount,
     RegflowError,
     RegistrationFlow,
     RegistrationService,
@@ -59,15 +57,10 @@ from regflow import (
     deliver_pending_emails,
 )
 from regflow.adapters import sql
-from regflow.adapters.memory import (
-    DEMO_PEOPLE,
-    InMemoryAccountStore,
-    RecordingMailer,
-    SimulatedBank,
-    SystemClock,
-    demo_ports,
-)
+from regflow.adapters.memory import RecordingMailer, SimulatedBank
 from regflow.adapters.sql import SqlStore
+from regflow.bootstrap import MEMORY_URL, Config, ConfigError, bootstrap
+from regflow.demo import DEMO_PEOPLE
 
 # Phase 3's fields, in the guide's order.
 FIELDS: Final = (
@@ -474,52 +467,26 @@ def open_service(
 ) -> tuple[RegistrationService, str | None]:
     """The service over a database (or in memory), and where it keeps its data, for the user.
 
-    The ports are the demo ports (simulated bank, demo customers, recording mailer) on the real
-    clock, so that a flow expires after its time to live; on a database their account and flow
-    stores are the `SqlStore`'s.
+    `regflow.bootstrap` builds the demo (simulated bank, demo customers, Johan's account,
+    recording mailer) on the real clock, so that a flow expires after its time to live; on a
+    database it creates the tables and copies Johan's account in where it is missing.
     """
     hasher = Argon2Hasher.insecure_fast() if args.fast_hash else Argon2Hasher()
     settings = Settings()
     if args.flow_ttl is not None:
         settings = attrs.evolve(settings, flow_ttl=dt.timedelta(seconds=args.flow_ttl))
-    demo = attrs.evolve(demo_ports(hasher=hasher, settings=settings), clock=SystemClock())
+    url = MEMORY_URL if args.in_memory else args.database_url
+    if args.reset:  # before bootstrap adds the demo account again
+        with SqlStore.from_url(url) as store:
+            store.create_schema()
+            empty_database(store)
+    app = resources.enter_context(
+        bootstrap(Config(database_url=url, demo=True, settings=settings), hasher=hasher)
+    )
     if args.in_memory:
-        return RegistrationService.in_memory(demo), None
-    store = resources.enter_context(SqlStore.from_url(args.database_url))
-    store.create_schema()
-    if args.reset:
-        empty_database(store)
-    if not isinstance(demo.accounts, InMemoryAccountStore):  # pragma: no cover
-        msg = "demo_ports() holds its accounts in an InMemoryAccountStore"
-        raise TypeError(msg)
-    copy_demo_accounts(demo.accounts, store, now=demo.clock.now())
-    ports = attrs.evolve(demo, accounts=store.accounts, flows=store.flows)
-    service = RegistrationService(ports, store)
-    service.purge_expired()  # a real service runs this periodically (the relay does)
-    return service, describe_database(args.database_url)
-
-
-def copy_demo_accounts(source: InMemoryAccountStore, store: SqlStore, *, now: dt.datetime) -> None:
-    """Copy the demo accounts (Johan Eriksson's) into the database, where they are missing.
-
-    The `AccountStore` port creates an account only together with its confirmation email, so
-    the copy queues a placeholder email and marks it sent in the same unit of work: the relay
-    never sends it.
-    """
-    for account in source.accounts.values():
-        message = EmailMessage(
-            message_id=f"regflow-demo-account.{account.account_id}",
-            to=account.email,
-            subject="Demo account",
-            text="A demo account, created by the regflow demo; this email is never sent.\n",
-            html="<p>A demo account, created by the regflow demo; this email is never sent.</p>",
-        )
-        new = NewAccount(**attrs.asdict(account, recurse=False))  # the same fields
-        # Already there: from an earlier run, or from a demo started at the same moment.
-        with contextlib.suppress(AlreadyRegistered, EmailTaken), store.unit_of_work() as uow:
-            if not uow.accounts.exists_for_person(account.personal_id):
-                uow.accounts.create(new, message)
-                uow.accounts.mark_sent(message.message_id, now)
+        return app.service, None
+    app.service.purge_expired()  # a real service runs this periodically (the relay does)
+    return app.service, describe_database(args.database_url)
 
 
 def empty_database(store: SqlStore) -> None:
@@ -654,8 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as resources:
         try:
             service, database = open_service(args, resources)
-        # ArgumentError: an unknown database; ImportError: its driver is not installed
-        except (AdapterError, ArgumentError, ImportError) as error:
+        # ArgumentError, ConfigError: an unknown database; ImportError: its driver is missing
+        except (AdapterError, ArgumentError, ConfigError, ImportError) as error:
             where = describe_database(args.database_url)
             print(f"register.py: cannot use the database {where}: {error}", file=sys.stderr)
             return EXIT_STORAGE_FAILED

@@ -63,10 +63,10 @@ def authenticate(
     ports: Ports, email: str, password: str, *, throttle: LoginThrottle = LoginThrottle()
 ) -> Account:
     """The account for `email` if `password` is right; see the module docstring for errors."""
-    accounts, hasher = ports.accounts, ports.hasher
+    accounts, attempts, hasher = ports.accounts, ports.login_attempts, ports.hasher
     now = ports.clock.now()
     key = throttle_key(email)
-    retry_at = throttle.retry_at(list(accounts.login_failures(key, now - throttle.window)))
+    retry_at = throttle.retry_at(list(attempts.login_failures(key, now - throttle.window)))
     if retry_at is not None and retry_at > now:
         log.info("login throttled until %s", retry_at.isoformat())
         raise LoginThrottled(retry_at)
@@ -78,7 +78,7 @@ def authenticate(
     else:
         ok = hasher.verify(account.password_hash, normalized)
     if not ok:
-        accounts.record_login_failure(key, now, forget_before=now - throttle.window)
+        attempts.record_login_failure(key, now, forget_before=now - throttle.window)
         log.info("login failed")
         raise LoginFailed
     assert account is not None  # noqa: S101  # ok is False without an account
@@ -87,7 +87,7 @@ def authenticate(
         accounts.update_password_hash(account.account_id, new_hash)
         account = attrs.evolve(account, password_hash=new_hash)
         log.info("login: account %s rehashed with the current parameters", account.account_id)
-    accounts.clear_login_failures(key)
+    attempts.clear_login_failures(key)
     return account
 
 

@@ -1,4 +1,4 @@
-"""Delivering queued emails: the account store's outbox, drained through the `Mailer` port.
+"""Delivering queued emails: the `Outbox` port, drained through the `Mailer` port.
 
 `approve` queues the confirmation email in the same unit of work as the account, so a crash
 between the commit and the send loses nothing: the next pass sends it, with the same message id.
@@ -17,7 +17,7 @@ import attrs
 from regflow.errors import AdapterError
 
 if TYPE_CHECKING:
-    from regflow.ports import AccountStore, Clock, Mailer, Ports
+    from regflow.ports import Clock, Mailer, Outbox, Ports
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,31 @@ class Backoff:
         return min(self.first * (1 << exponent), self.limit)
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class OutboxPorts:
-    """What the relay needs, when a whole `Ports` is more than it has: store, mailer, clock."""
+    """What the relay needs, when a whole `Ports` is more than it has: outbox, mailer, clock.
 
-    accounts: AccountStore
+    `accounts=` is still accepted for `outbox=` (the name before the outbox was a port of its
+    own); pass one of the two.
+    """
+
+    outbox: Outbox
     mailer: Mailer
     clock: Clock
+
+    def __init__(
+        self,
+        *,
+        mailer: Mailer,
+        clock: Clock,
+        outbox: Outbox | None = None,
+        accounts: Outbox | None = None,
+    ) -> None:
+        chosen = outbox if outbox is not None else accounts
+        if chosen is None or (outbox is not None and accounts is not None):
+            msg = "OutboxPorts needs outbox=... (or, as before, accounts=...), not both"
+            raise TypeError(msg)
+        self.__attrs_init__(outbox=chosen, mailer=mailer, clock=clock)
 
 
 DEFAULT_LEASE: Final = dt.timedelta(minutes=5)
@@ -60,23 +78,23 @@ def deliver_pending_emails(
 ) -> int:
     """One pass over the outbox: send what is due; returns how many were sent.
 
-    The pass claims the due messages for `lease` first (`AccountStore.claim_messages`), so
+    The pass claims the due messages for `lease` first (`Outbox.claim_messages`), so
     relays running side by side never send one message at the same time; if this relay dies
     mid-send, the message is due again when the lease ends and is resent with the same id.
     `lease` must exceed the mailer's timeout. A message the mailer refuses (`AdapterError`)
-    is rescheduled with `backoff`; the pass goes on with the others. An outage of the account
-    store itself propagates as `AdapterError`.
+    is rescheduled with `backoff`; the pass goes on with the others. An outage of the
+    outbox itself propagates as `AdapterError`.
     """
     now = ports.clock.now()
     sent = 0
-    for queued in ports.accounts.claim_messages(now, limit, now + lease):
+    for queued in ports.outbox.claim_messages(now, limit, now + lease):
         message = queued.message
         try:
             ports.mailer.send(message)
         except AdapterError as error:
             attempts = queued.attempts + 1
             retry_at = ports.clock.now() + backoff.delay(attempts)
-            ports.accounts.mark_failed(message.message_id, str(error)[:200], retry_at)
+            ports.outbox.mark_failed(message.message_id, str(error)[:200], retry_at)
             log.warning(
                 "outbox: sending %s failed (attempt %d), retry at %s",
                 message.message_id,
@@ -84,6 +102,6 @@ def deliver_pending_emails(
                 retry_at.isoformat(),
             )
             continue
-        ports.accounts.mark_sent(message.message_id, ports.clock.now())
+        ports.outbox.mark_sent(message.message_id, ports.clock.now())
         sent += 1
     return sent

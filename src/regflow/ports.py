@@ -8,7 +8,7 @@ cause; the flow then changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -66,7 +66,7 @@ class CustomerDirectory(Protocol):
 
 @runtime_checkable
 class AccountStore(Protocol):
-    """E-services accounts and their outbox of queued emails."""
+    """E-services accounts: who has one, creating one (with its queued email), finding one."""
 
     def exists_for_person(self, personal_id: str) -> bool:
         """Whether this person already has an account."""
@@ -77,7 +77,7 @@ class AccountStore(Protocol):
         ...
 
     def create(self, account: NewAccount, message: EmailMessage) -> None:
-        """Create the account and queue its email atomically: both or neither.
+        """Create the account and queue its email in the outbox atomically: both or neither.
 
         Raises `EmailTaken` or `AlreadyRegistered` when the uniqueness rules forbid it.
         """
@@ -87,16 +87,17 @@ class AccountStore(Protocol):
         """The account with this email (case-insensitively), or None."""
         ...
 
+    def update_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Replace an account's password hash (a rehash at login with new parameters)."""
+        ...
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """The queued emails `AccountStore.create` wrote, as the relay drains them."""
+
     def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
         """Unsent messages due at `now`, oldest first."""
-        ...
-
-    def mark_sent(self, message_id: str, now: dt.datetime) -> None:
-        """Record that the message was handed to the mail server."""
-        ...
-
-    def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
-        """Record a failed attempt and when to try again."""
         ...
 
     def claim_messages(
@@ -110,9 +111,18 @@ class AccountStore(Protocol):
         """
         ...
 
-    def update_password_hash(self, account_id: str, password_hash: str) -> None:
-        """Replace an account's password hash (a rehash at login with new parameters)."""
+    def mark_sent(self, message_id: str, now: dt.datetime) -> None:
+        """Record that the message was handed to the mail server."""
         ...
+
+    def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
+        """Record a failed attempt and when to try again."""
+        ...
+
+
+@runtime_checkable
+class LoginAttempts(Protocol):
+    """Failed logins per key, for throttling (`regflow.login`)."""
 
     def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
         """When logins for `key` failed at or after `since`, oldest first.
@@ -176,6 +186,16 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def outbox(self) -> Outbox:
+        """The outbox, bound to this unit (often the account store itself)."""
+        ...
+
+    @property
+    def login_attempts(self) -> LoginAttempts:
+        """The failed-login record, bound to this unit (often the account store itself)."""
+        ...
+
+    @property
     def flows(self) -> FlowStore:
         """The flow store, bound to this unit."""
         ...
@@ -184,7 +204,7 @@ class UnitOfWork(Protocol):
 class Storage(Protocol):
     """Where accounts and flows live, with units of work (see `regflow.service`).
 
-    `accounts` and `flows` outside a unit commit each call on its own; inside
+    The stores outside a unit commit each call on its own; inside
     `with storage.unit_of_work() as uow:` the unit's stores commit when the block ends normally
     and roll back when it raises.
     """
@@ -192,6 +212,16 @@ class Storage(Protocol):
     @property
     def accounts(self) -> AccountStore:
         """The account store; each call commits on its own."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox; each call commits on its own."""
+        ...
+
+    @property
+    def login_attempts(self) -> LoginAttempts:
+        """The failed-login record; each call commits on its own."""
         ...
 
     @property
@@ -214,8 +244,12 @@ class Mailer(Protocol):
 
 
 @runtime_checkable
-class PasswordPolicy(Protocol):
-    """Decides whether a password may be used (see `regflow.policy`)."""
+class PasswordRules(Protocol):
+    """Decides whether a password may be used; `regflow.policy.PasswordPolicy` implements it.
+
+    Named apart from that class so that one name means one thing: `PasswordPolicy` is the
+    configurable policy users build, `PasswordRules` what any policy must offer the flow.
+    """
 
     def check(self, password: str, context: PersonalContext, language: str = "en") -> PolicyResult:
         """Every violation at once, with localised messages, and a strength estimate.
@@ -256,16 +290,45 @@ class Clock(Protocol):
         ...
 
 
+def _implements(protocol: type, name: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator: the value implements `protocol`, else a `TypeError` naming `name`."""
+
+    def check(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, protocol):
+            msg = (
+                f"{type(value).__name__} does not implement {protocol.__name__}: "
+                f"pass {name}=... (by default it is the `accounts` object)"
+            )
+            raise TypeError(msg)
+
+    return check
+
+
 @attrs.frozen
 class Ports:
-    """Everything a flow talks to, plus the operator's settings."""
+    """Everything a flow talks to, plus the operator's settings.
+
+    `outbox` and `login_attempts` default to the `accounts` object, since one store usually
+    implements all three ports (`InMemoryAccountStore`, `SqlAccountStore`); pass them when it
+    does not.
+    """
 
     bank: BankIdentity
     customers: CustomerDirectory
     accounts: AccountStore
     flows: FlowStore
     mailer: Mailer
-    policy: PasswordPolicy
+    policy: PasswordRules
     hasher: PasswordHasher
     clock: Clock
     settings: Settings = attrs.field(factory=Settings)
+    outbox: Outbox = attrs.field(
+        default=attrs.Factory(lambda self: self.accounts, takes_self=True),
+        validator=_implements(Outbox, "outbox"),
+        kw_only=True,
+    )
+    login_attempts: LoginAttempts = attrs.field(
+        default=attrs.Factory(lambda self: self.accounts, takes_self=True),
+        validator=_implements(LoginAttempts, "login_attempts"),
+        kw_only=True,
+    )

@@ -157,23 +157,32 @@ def _smtp_environ(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     """Run the relay as configured by `args`; 0 on success, 1 when a `--once` pass failed,
     2 for a configuration error."""
-    from regflow.adapters.memory import SystemClock
-    from regflow.adapters.smtp import SmtpConfig, SmtpMailer
-    from regflow.adapters.sql import DEFAULT_URL, SqlStore
+    from regflow.adapters.smtp import SmtpConfig
+    from regflow.bootstrap import DEFAULT_DATABASE_URL, Config, ConfigError, bootstrap_outbox
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        mailer = SmtpMailer(SmtpConfig.from_env(_smtp_environ(args)))
-    except ValueError as error:
+        config = Config(
+            database_url=args.database_url or DEFAULT_DATABASE_URL,
+            mailer="smtp",
+            smtp=SmtpConfig.from_env(_smtp_environ(args)),
+            create_schema=False,  # the relay sends; creating tables is the service's business
+        )
+    except ValueError as error:  # ConfigError is one too
         log.error("relay: %s", error)  # a configuration error: no traceback
         return 2
     backoff = Backoff(
         first=dt.timedelta(seconds=args.backoff), limit=dt.timedelta(seconds=args.backoff_limit)
     )
     lease = dt.timedelta(seconds=args.lease)
-    with SqlStore.from_url(args.database_url or DEFAULT_URL) as store:
-        ports = OutboxPorts(accounts=store.accounts, mailer=mailer, clock=SystemClock())
+    try:
+        app = bootstrap_outbox(config)
+    except ConfigError as error:
+        log.error("relay: %s", error)
+        return 2
+    with app:
+        ports, store = app.ports, app.storage
         purge = store.flows if args.purge_expired else None
         if args.once:
             try:

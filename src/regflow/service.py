@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -42,28 +42,22 @@ class RegistrationService:
     """Registration and login for stateless request handlers, over one `Storage`.
 
     `ports` supplies everything but storage (bank, customer directory, mailer, policy, hasher,
-    clock, settings); its `accounts` and `flows` are replaced by `storage`'s. Every event method
+    clock, settings); its `accounts`, `outbox`, `login_attempts` and `flows` are replaced by
+    `storage`'s. Every event method
     takes the flow id, returns the flow after the event (its `state`, `redirect`, `outcome`,
     ... are what a page shows) and raises what the event raises (`regflow.errors`), plus
     `FlowNotFound`, `FlowExpired` and `ConcurrentUpdate`.
 
-    Build per application, not per request: e.g. `RegistrationService(ports, SqlStore.from_url(
-    url))` or, for tests and demos, `RegistrationService.in_memory(demo_ports())`.
+    Build per application, not per request, usually with `regflow.bootstrap.bootstrap(config)`
+    (`app.service`); by hand, `RegistrationService(ports, storage)`.
     """
 
     def __init__(
         self, ports: Ports, storage: Storage, *, login_throttle: LoginThrottle | None = None
     ) -> None:
         self.storage = storage
-        self.ports = attrs.evolve(ports, accounts=storage.accounts, flows=storage.flows)
+        self.ports = _bind(ports, storage)
         self.login_throttle = login_throttle or LoginThrottle()
-
-    @classmethod
-    def in_memory(cls, ports: Ports) -> RegistrationService:
-        """A service over the in-memory stores of `ports` (e.g. `demo_ports()`)."""
-        from regflow.adapters.memory import InMemoryStorage
-
-        return cls(ports, InMemoryStorage.of(ports))
 
     # -- flows --------------------------------------------------------------------------------
 
@@ -166,4 +160,18 @@ class RegistrationService:
         return flow
 
     def _ports_for(self, uow: UnitOfWork) -> Ports:
-        return attrs.evolve(self.ports, accounts=uow.accounts, flows=uow.flows)
+        return _bind(self.ports, uow)
+
+
+def _bind(ports: Ports, stores: Storage | UnitOfWork) -> Ports:
+    """`ports` with every store replaced by `stores`' (the storage's, or one unit's)."""
+    accounts: Any = stores.accounts
+    # `getattr`: a storage written before the outbox and login attempts became ports of their
+    # own (the SQL adapter until its package lands) serves both from its account store.
+    return attrs.evolve(
+        ports,
+        accounts=accounts,
+        outbox=getattr(stores, "outbox", accounts),
+        login_attempts=getattr(stores, "login_attempts", accounts),
+        flows=stores.flows,
+    )

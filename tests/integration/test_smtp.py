@@ -14,7 +14,7 @@ from tests.smtp_fixtures import (  # noqa: F401  # fixtures
     smtp_server,
     smtp_tls_server,
 )
-from tests.storage_support import make_ports, people, register_until_review
+from tests.storage_support import memory_service, people, register_until_review
 
 from regflow import AdapterError, EmailMessage, deliver_pending_emails
 from regflow.adapters.smtp import SmtpConfig, SmtpMailer, message_id_header
@@ -28,7 +28,7 @@ SENDER = "no-reply@example.fi"
 
 def registered(language: str) -> tuple[RegistrationService, str]:
     """An in-memory service where RECORD completed a registration in `language`."""
-    service = RegistrationService.in_memory(make_ports([RECORD]))
+    service = memory_service([RECORD])
     flow = register_until_review(service, RECORD, language=language)
     assert flow.review_token is not None
     service.approve(flow.id, flow.review_token)
@@ -37,7 +37,7 @@ def registered(language: str) -> tuple[RegistrationService, str]:
 
 def relay_through(service: RegistrationService, mailer: SmtpMailer) -> int:
     """One relay pass of the service's outbox through `mailer`."""
-    ports = OutboxPorts(accounts=service.ports.accounts, mailer=mailer, clock=service.ports.clock)
+    ports = OutboxPorts(outbox=service.ports.outbox, mailer=mailer, clock=service.ports.clock)
     return deliver_pending_emails(ports)
 
 
@@ -84,7 +84,7 @@ def test_starttls_and_login(smtp_tls_server: SmtpServer) -> None:  # noqa: F811 
     )
     service, _ = registered("fi")
     assert relay_through(service, SmtpMailer(config)) == 0
-    (queued,) = service.ports.accounts.claim_messages(
+    (queued,) = service.ports.outbox.claim_messages(
         service.ports.clock.now().replace(year=2100), 10, service.ports.clock.now()
     )
     assert queued.attempts == 1

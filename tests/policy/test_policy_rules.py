@@ -290,10 +290,10 @@ def test_the_policy_is_a_frozen_value() -> None:
         policy.min_length = 8  # type: ignore[misc]  # frozen on purpose
 
 
-def test_the_policy_is_the_cores_password_policy_port() -> None:
-    """PasswordPolicy satisfies the PasswordPolicy port the flow is built with."""
+def test_the_policy_is_the_cores_password_rules_port() -> None:
+    """PasswordPolicy satisfies the PasswordRules port the flow is built with."""
     from regflow import ports
 
-    port: ports.PasswordPolicy = PasswordPolicy.helen()
-    assert isinstance(port, ports.PasswordPolicy)
-    assert isinstance(PasswordPolicy.asvs(), ports.PasswordPolicy)
+    port: ports.PasswordRules = PasswordPolicy.helen()
+    assert isinstance(port, ports.PasswordRules)
+    assert isinstance(PasswordPolicy.asvs(), ports.PasswordRules)

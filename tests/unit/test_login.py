@@ -7,13 +7,20 @@ import logging
 import statistics
 import time
 
+import attrs
 import pytest
 
 from regflow import Argon2Hasher, LoginFailed, LoginThrottled
-from regflow.adapters.memory import ManualClock
-from regflow.login import LoginThrottle
+from regflow.adapters.memory import InMemoryAccountStore, ManualClock
+from regflow.login import LoginThrottle, authenticate, throttle_key
 from regflow.service import RegistrationService
-from tests.storage_support import PASSWORD, make_ports, people, register_until_review
+from tests.storage_support import (
+    PASSWORD,
+    make_ports,
+    memory_service,
+    people,
+    register_until_review,
+)
 
 RECORD = people(1)[0]
 EMAIL = RECORD.details.email
@@ -27,9 +34,7 @@ def registered(
     hasher: Argon2Hasher | None = None,
 ) -> RegistrationService:
     """An in-memory service where RECORD has registered with `password`."""
-    service = RegistrationService.in_memory(
-        make_ports([RECORD], clock=clock or ManualClock(), hasher=hasher)
-    )
+    service = memory_service([RECORD], clock=clock or ManualClock(), hasher=hasher)
     flow = register_until_review(service, RECORD, password=password)
     assert flow.review_token is not None
     service.approve(flow.id, flow.review_token)
@@ -182,3 +187,16 @@ def test_logs_hold_no_password_or_personal_id(caplog: pytest.LogCaptureFixture) 
     assert PASSWORD not in text
     assert "Wrong-password-1" not in text
     assert RECORD.personal_id not in text
+
+
+def test_failures_are_counted_in_the_login_attempts_port() -> None:
+    """A failed login is recorded in `ports.login_attempts`, not in the account store."""
+    service = registered()
+    attempts = InMemoryAccountStore()
+    ports = attrs.evolve(service.ports, login_attempts=attempts)
+    with pytest.raises(LoginFailed):
+        authenticate(ports, EMAIL, "Wrong-password-1")
+    assert list(attempts.login_failure_log) == [throttle_key(EMAIL)]
+    accounts = service.ports.accounts
+    assert isinstance(accounts, InMemoryAccountStore)
+    assert accounts.login_failure_log == {}

@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+import attrs
 import pytest
 
 from regflow import Backoff, EmailMessage, Ports, State, deliver_pending_emails, relay
@@ -61,7 +62,7 @@ def test_message_claimed_by_a_dead_relay_is_resent_after_its_lease(ports: Ports)
     lease = dt.timedelta(minutes=5)
     now = clock(ports).now()
     # what a relay does first; this one dies before sending or marking anything
-    assert len(ports.accounts.claim_messages(now, 100, now + lease)) == 1
+    assert len(ports.outbox.claim_messages(now, 100, now + lease)) == 1
     assert deliver_pending_emails(ports) == 0
     clock(ports).advance(lease)
     assert deliver_pending_emails(ports) == 1
@@ -102,7 +103,7 @@ def test_relay_loop_lets_bugs_through(ports: Ports) -> None:
             raise ZeroDivisionError
 
     flow_in(State.completed, ports)
-    broken = OutboxPorts(accounts=ports.accounts, mailer=Broken(), clock=ports.clock)
+    broken = OutboxPorts(outbox=ports.outbox, mailer=Broken(), clock=ports.clock)
     with pytest.raises(ZeroDivisionError):
         relay_loop(broken, stop=threading.Event(), interval=0.01)
 
@@ -110,7 +111,7 @@ def test_relay_loop_lets_bugs_through(ports: Ports) -> None:
 def test_relay_needs_only_a_store_a_mailer_and_a_clock() -> None:
     """A relay pass runs on OutboxPorts: no bank, directory or policy needed."""
     ports = OutboxPorts(
-        accounts=InMemoryAccountStore(), mailer=RecordingMailer(), clock=ManualClock()
+        outbox=InMemoryAccountStore(), mailer=RecordingMailer(), clock=ManualClock()
     )
     assert deliver_pending_emails(ports) == 0
 
@@ -122,3 +123,24 @@ def test_relay_command_needs_a_sender(monkeypatch: pytest.MonkeyPatch, tmp_path:
     relay.add_arguments(parser)
     args = parser.parse_args(["--once", "--database-url", f"sqlite:///{tmp_path / 'r.sqlite3'}"])
     assert relay.run(args) == 2
+
+
+def test_the_pass_drains_the_outbox_port_not_the_account_store(ports: Ports) -> None:
+    """With an outbox of its own, a pass sends what that outbox holds and leaves accounts be."""
+    flow_in(State.completed, ports)  # queues one email in the demo account store
+    separate = InMemoryAccountStore()
+    assert deliver_pending_emails(attrs.evolve(ports, outbox=separate)) == 0
+    assert mailer(ports).sent == []
+    assert deliver_pending_emails(ports) == 1
+
+
+def test_outbox_ports_still_take_accounts() -> None:
+    """OutboxPorts(accounts=...) is the outbox, as before; passing both or neither is refused."""
+    outbox = InMemoryAccountStore()
+    assert OutboxPorts(accounts=outbox, mailer=RecordingMailer(), clock=ManualClock()).outbox is (
+        outbox
+    )
+    with pytest.raises(TypeError, match="not both"):
+        OutboxPorts(outbox=outbox, accounts=outbox, mailer=RecordingMailer(), clock=ManualClock())
+    with pytest.raises(TypeError, match="outbox="):
+        OutboxPorts(mailer=RecordingMailer(), clock=ManualClock())

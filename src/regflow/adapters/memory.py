@@ -1,5 +1,9 @@
 """In-memory adapters: a working fake for every port, plus `demo_ports()` with demo customers.
 
+`InMemoryAccountStore` implements three ports at once: `AccountStore`, `Outbox` and
+`LoginAttempts`. The demo customers live in `regflow.demo` and the real clock in
+`regflow.clock`; both are re-exported here under their old names.
+
 These are regflow's testing support (like stamina's `set_testing`): unit tests, property tests,
 the demo and users' own tests run the real flow against them. Each fake stores what it received
 so tests assert on state (`RecordingMailer.sent`, `InMemoryAccountStore.accounts`), not on mocks.
@@ -22,6 +26,10 @@ from urllib.parse import urlencode
 import attrs
 from stdnum.fi import hetu
 
+# Re-exported from their old home: `X as X` is how mypy --strict learns the export is meant.
+from regflow.clock import SystemClock as SystemClock  # noqa: PLC0414
+from regflow.demo import DEMO_CUSTOMERS as DEMO_CUSTOMERS  # noqa: PLC0414
+from regflow.demo import DEMO_PEOPLE as DEMO_PEOPLE  # noqa: PLC0414
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
@@ -31,22 +39,17 @@ from regflow.errors import (
     IdentificationFailed,
     UnknownBank,
 )
-from regflow.hashing import Argon2Hasher
 from regflow.model import (
     Account,
     Bank,
     BankCallback,
     BankRedirect,
-    ContactDetails,
-    Contract,
-    ContractKind,
     CustomerRecord,
     EmailMessage,
     NewAccount,
     OutboxMessage,
     VerifiedPerson,
 )
-from regflow.policy import PasswordPolicy as HelenPasswordPolicy
 from regflow.ports import PasswordHasher, Ports, Snapshot, StoredFlow
 from regflow.settings import Settings
 from regflow.validation import email_key
@@ -471,6 +474,16 @@ class InMemoryStorage:
         return self._accounts
 
     @property
+    def outbox(self) -> InMemoryAccountStore:
+        """The outbox: the account store, which implements that port too."""
+        return self._accounts
+
+    @property
+    def login_attempts(self) -> InMemoryAccountStore:
+        """The failed-login record: the account store, which implements that port too."""
+        return self._accounts
+
+    @property
     def flows(self) -> InMemoryFlowStore:
         """The flow store."""
         return self._flows
@@ -530,168 +543,19 @@ class ManualClock:
             self._now += delta
 
 
-class SystemClock:
-    """The real time, in UTC."""
-
-    def now(self) -> dt.datetime:
-        """`datetime.now(UTC)`."""
-        return dt.datetime.now(dt.UTC)
-
-
-# -- demo data ------------------------------------------------------------------------------------
-
-
-def _details(  # noqa: PLR0917  # one row of demo data, read positionally
-    given: str,
-    family: str,
-    email: str,
-    phone: str,
-    street: str,
-    postal: str,
-    office: str,
-    lang: str,
-) -> ContactDetails:
-    return ContactDetails(
-        given_names=given,
-        family_name=family,
-        email=email,
-        phone=phone,
-        street_address=street,
-        postal_code=postal,
-        post_office=office,
-        language=lang,
-    )
-
-
-_E, _DH = ContractKind.electricity, ContractKind.district_heating
-
-DEMO_CUSTOMERS: Final[tuple[CustomerRecord, ...]] = (
-    CustomerRecord(
-        customer_number="100001",
-        personal_id="131052-308T",
-        details=_details(
-            "Anna-Liisa",
-            "Virtanen",
-            "anna-liisa.virtanen@example.fi",
-            "+358401234567",
-            "Mannerheimintie 12 A 5",
-            "00100",
-            "Helsinki",
-            "fi",
-        ),
-        contracts=(
-            Contract(_E, "E-100001-1", "643000000000100001"),
-            Contract(_DH, "K-100001-1", "DH-5001"),
-        ),
-    ),
-    CustomerRecord(
-        customer_number="100002",
-        personal_id="010594Y239M",
-        details=_details(
-            "Oskari",
-            "Korhonen",
-            "oskari.korhonen@example.fi",
-            "+358501234568",
-            "H\u00e4meentie 3 B 12",
-            "00530",
-            "Helsinki",
-            "fi",
-        ),
-        contracts=(Contract(_E, "E-100002-1", "643000000000100002"),),
-    ),
-    CustomerRecord(
-        customer_number="100003",
-        personal_id="240467-541E",
-        details=_details(
-            "Matti",
-            "Meik\u00e4l\u00e4inen",
-            "matti.meikalainen@example.fi",
-            "+358441234569",
-            "Aleksanterinkatu 7",
-            "00170",
-            "Helsinki",
-            "fi",
-        ),
-        contracts=(
-            Contract(_E, "E-100003-1", "643000000000100003"),
-            Contract(_DH, "K-100003-1", None),
-        ),
-    ),
-    CustomerRecord(
-        customer_number="100004",
-        personal_id="280699-255N",
-        details=_details(
-            "Mikko",
-            "Nieminen",
-            "mikko.nieminen@example.fi",
-            "+358451234570",
-            "Fredrikinkatu 20",
-            "00120",
-            "Helsinki",
-            "fi",
-        ),
-        contracts=(Contract(_E, None, "643000000000100004"),),
-    ),
-    CustomerRecord(
-        customer_number="100006",
-        personal_id="150380-123P",
-        details=_details(
-            "Johan",
-            "Eriksson",
-            "johan.eriksson@example.fi",
-            "+358401234572",
-            "Runebergsgatan 4",
-            "00100",
-            "Helsingfors",
-            "sv",
-        ),
-        contracts=(Contract(_E, "E-100006-1", "643000000000100006"),),
-    ),
-)
-
-# Everyone the simulated bank can identify, including Erik, who has no customer record.
-DEMO_PEOPLE: Final[dict[str, tuple[str, str]]] = {
-    **{r.personal_id: (r.details.given_names, r.details.family_name) for r in DEMO_CUSTOMERS},
-    "071290-873K": ("Erik", "Lindqvist"),
-}
-
-
 def demo_ports(
     *,
     hasher: PasswordHasher | None = None,
     clock: ManualClock | None = None,
     settings: Settings | None = None,
 ) -> Ports:
-    """Every port wired to its in-memory fake, with the demo customers.
+    """Every port wired to its in-memory fake, with the demo customers, on a `ManualClock`.
 
     Johan Eriksson (150380-123P) already has an account (johan.eriksson@example.fi).
     `hasher` defaults to argon2id at OWASP's parameters; tests may pass
-    `Argon2Hasher.insecure_fast()`.
+    `Argon2Hasher.insecure_fast()`. The same as `regflow.bootstrap.demo_app(...).ports`;
+    `InMemoryStorage.of(ports)` gives back its storage.
     """
-    hasher = hasher or Argon2Hasher()
-    clock = clock or ManualClock()
-    accounts = InMemoryAccountStore()
-    johan = DEMO_CUSTOMERS[-1]
-    accounts.add(
-        Account(
-            account_id="demo-johan",
-            email=johan.details.email,
-            personal_id=johan.personal_id,
-            customer_number=johan.customer_number,
-            password_hash=hasher.hash(secrets.token_urlsafe(16)),
-            profile=johan.details,
-            linked_contracts=("E-100006-1",),
-            created_at=clock.now() - dt.timedelta(days=400),
-        )
-    )
-    return Ports(
-        bank=SimulatedBank(people=DEMO_PEOPLE),
-        customers=InMemoryCustomerDirectory(DEMO_CUSTOMERS),
-        accounts=accounts,
-        flows=InMemoryFlowStore(),
-        mailer=RecordingMailer(),
-        policy=HelenPasswordPolicy.helen(),
-        hasher=hasher,
-        clock=clock,
-        settings=settings or Settings(),
-    )
+    from regflow.bootstrap import demo_app  # bootstrap imports this module; no cycle at import
+
+    return demo_app(hasher=hasher, clock=clock or ManualClock(), settings=settings).ports

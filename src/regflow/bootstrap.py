@@ -1,0 +1,439 @@
+"""One place that wires the library: configuration in, a ready `RegistrationService` out.
+
+    from regflow.bootstrap import Config, bootstrap
+
+    with bootstrap(Config.from_env()) as app:      # REGFLOW_* variables, see below
+        flow = app.service.start(language="sv")
+
+    app = bootstrap(Config(database_url="memory:", demo=True))   # tests and demos
+
+`bootstrap` builds each adapter the configuration names, unless the caller passes its own
+(`bank=`, `customers=`, `mailer=`, `clock=`, `hasher=`, `policy=`): an override always wins.
+Nothing is built at import time and no adapter is a default argument; adapter modules (and
+SQLAlchemy, SMTP, OIDC libraries) are imported only when the configuration asks for them. The
+`App` closes what `bootstrap` opened (the database engine), never what the caller passed in.
+
+Environment (`Config.from_env`):
+
+- `REGFLOW_DATABASE_URL`: `memory:`, `sqlite:///FILE` or `postgresql://...`
+  (default `sqlite:///regflow.sqlite3`)
+- `REGFLOW_BANK`: `simulated` (default) or `oidc` (needs `REGFLOW_OIDC_CONFIG`, `Config.oidc`
+  or `bank=`)
+- `REGFLOW_OIDC_CONFIG`: a JSON file for `oidc_config_from_file` (the broker, the bank list);
+  the client's private keys come from its `key_files` or from `REGFLOW_OIDC_CLIENT_JWKS`
+- `REGFLOW_MAILER`: `outbox` (default: queue only, a recording mailer) or `smtp`
+- `REGFLOW_SMTP_*`, `REGFLOW_MAIL_FROM`: SMTP, read by `SmtpConfig.from_env` for `smtp`
+- `REGFLOW_DEMO`: `1` for the demo customers, the bank's demo people and Johan's account
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, cast
+
+import attrs
+
+from regflow.errors import AlreadyRegistered, EmailTaken
+from regflow.model import EmailMessage, NewAccount
+from regflow.outbox import OutboxPorts
+from regflow.ports import Ports
+from regflow.service import RegistrationService
+from regflow.settings import Settings
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from regflow.adapters.oidc import OidcConfig
+    from regflow.adapters.smtp import SmtpConfig
+    from regflow.model import Account
+    from regflow.ports import (
+        BankIdentity,
+        Clock,
+        CustomerDirectory,
+        Mailer,
+        PasswordHasher,
+        PasswordRules,
+        Storage,
+    )
+
+MEMORY_URL: Final = "memory:"
+DEFAULT_DATABASE_URL: Final = "sqlite:///regflow.sqlite3"
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"", "0", "false", "no", "off"})
+
+
+class ConfigError(ValueError):
+    """The configuration names something regflow cannot build (a bad URL scheme, a missing part).
+
+    An operator's error at startup, never a user's: a `ValueError` with an English message,
+    not a localised `RegflowError`. It never repeats a database URL (it may hold a password).
+    """
+
+
+def _choice(*allowed: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in allowed:
+            msg = f"Config.{attribute.name} must be one of {', '.join(allowed)}, got {value!r}"
+            raise ConfigError(msg)
+
+    return check
+
+
+@attrs.frozen
+class Config:
+    """What to build: storage, bank, mailer, demo data and the operator's settings.
+
+    - `database_url`: `memory:` (in-memory stores), `sqlite:///FILE` or a PostgreSQL URL
+      (`postgresql://...`, `postgresql+psycopg://...`); with `create_schema`, the tables are
+      created where missing.
+    - `bank`: `simulated` (`SimulatedBank`) or `oidc` (`OidcBankIdentity(oidc)`).
+    - `mailer`: `outbox` (emails stay queued for the relay; a `RecordingMailer` keeps what a
+      pass over the outbox sends) or `smtp` (`SmtpMailer(smtp)`).
+    - `demo`: the demo customers as the customer directory, the simulated bank's demo people and
+      Johan Eriksson's existing account (added where missing). Without it, pass `customers=`.
+    """
+
+    database_url: str = MEMORY_URL
+    bank: Literal["simulated", "oidc"] = attrs.field(
+        default="simulated", validator=_choice("simulated", "oidc")
+    )
+    oidc: OidcConfig | None = None
+    mailer: Literal["outbox", "smtp"] = attrs.field(
+        default="outbox", validator=_choice("outbox", "smtp")
+    )
+    smtp: SmtpConfig | None = None
+    demo: bool = False
+    settings: Settings = attrs.field(factory=Settings)
+    create_schema: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Read the `REGFLOW_*` variables of the module docstring (default: `os.environ`);
+        keyword `overrides` (e.g. `oidc=`, `settings=`) set the other fields."""
+        env = os.environ if environ is None else environ
+        mailer = env.get("REGFLOW_MAILER", "outbox").strip().lower() or "outbox"
+        smtp = None
+        if mailer == "smtp" and "smtp" not in overrides:
+            from regflow.adapters.smtp import SmtpConfig
+
+            try:
+                smtp = SmtpConfig.from_env(env)
+            except ValueError as error:
+                raise ConfigError(str(error)) from error
+        oidc = None
+        bank = env.get("REGFLOW_BANK", "simulated").strip().lower() or "simulated"
+        if bank == "oidc" and "oidc" not in overrides and env.get("REGFLOW_OIDC_CONFIG"):
+            oidc = oidc_config_from_file(env["REGFLOW_OIDC_CONFIG"], environ=env)
+        values: dict[str, Any] = {
+            "database_url": env.get("REGFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            "bank": bank,
+            "oidc": oidc,
+            "mailer": mailer,
+            "smtp": smtp,
+            "demo": _flag(env, "REGFLOW_DEMO"),
+        }
+        return cls(**{**values, **overrides})
+
+
+def oidc_config_from_file(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+) -> OidcConfig:
+    """An `OidcConfig` from a JSON file (needs the `oidc` extra); `ConfigError` when it is bad.
+
+        {"issuer": "https://broker.example", "client_id": "...", "redirect_uri": "https://...",
+         "claims": "idura",                      # a preset name, or {"personal_id": "hetu", ...}
+         "banks": [{"id": "nordea", "name": "Nordea", "params": {"ftn_idp_id": "fi-nordea"}},
+                   {"id": "op", "name": "OP", "acr_values": ["http://ftn.ficora.fi/2017/loa3"]}],
+         "key_files": ["client-jwks.json"]}      # optional: else REGFLOW_OIDC_CLIENT_JWKS
+
+    Relative `key_files` are read from the configuration file's folder; any other key is passed
+    to `OidcConfig` as it is (for example `"timeout": 10`).
+    """
+    import json
+    from pathlib import Path
+
+    from regflow.adapters.oidc import BankMethod, ClaimMapping, ClientKeys, OidcConfig
+
+    source = Path(path)
+    try:
+        raw = json.loads(source.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            msg = "the file must hold a JSON object"
+            raise TypeError(msg)  # reported below like every other mistake
+        claims = raw.pop("claims", "idura")
+        key_files = [source.parent / name for name in raw.pop("key_files", [])]
+        keys = (
+            ClientKeys.from_files(*key_files)
+            if key_files
+            else ClientKeys.from_env(environ=os.environ if environ is None else environ)
+        )
+        return OidcConfig(
+            keys=keys,
+            banks=[BankMethod(**bank) for bank in raw.pop("banks")],
+            claims=ClaimMapping.preset(claims)
+            if isinstance(claims, str)
+            else ClaimMapping(**claims),
+            **raw,
+        )
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        msg = f"OIDC configuration {source.name}: {type(error).__name__}: {error}"
+        raise ConfigError(msg) from error
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    msg = f"{name} must be 1 or 0, got {value!r}"
+    raise ConfigError(msg)
+
+
+Closer = Callable[[], None]
+
+
+@attrs.define
+class _Opened:
+    """Closes what bootstrap opened (`close()`, or leaving `with ...:`), last opened first."""
+
+    _closers: list[Closer] = attrs.field(factory=list, alias="closers", repr=False, kw_only=True)
+
+    def close(self) -> None:
+        """Close what bootstrap opened, last opened first; a second call does nothing."""
+        closers, self._closers = self._closers, []
+        _close_all(closers)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@attrs.define
+class App(_Opened):
+    """What `bootstrap` built: the ports, the storage and the service over them."""
+
+    ports: Ports
+    storage: Storage
+    service: RegistrationService
+
+
+@attrs.define
+class OutboxApp(_Opened):
+    """What `bootstrap_outbox` built for a relay: the outbox's ports and the storage."""
+
+    ports: OutboxPorts
+    storage: Storage
+
+
+def bootstrap(
+    config: Config,
+    *,
+    bank: BankIdentity | None = None,
+    customers: CustomerDirectory | None = None,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    policy: PasswordRules | None = None,
+) -> App:
+    """Build the `App` that `config` describes; each keyword given replaces what it would build.
+
+    Raises `ConfigError` for a configuration it cannot build (an unknown database URL scheme,
+    `bank="oidc"` without `oidc`, `mailer="smtp"` without `smtp`, no customer directory).
+    """
+    closers: list[Closer] = []
+    try:
+        customers = customers if customers is not None else _customers(config)
+        bank = bank if bank is not None else _bank(config, closers)
+        mailer = mailer if mailer is not None else _mailer(config)
+        clock = clock if clock is not None else _system_clock()
+        if hasher is None:
+            from regflow.hashing import Argon2Hasher
+
+            hasher = Argon2Hasher()
+        if policy is None:
+            from regflow.policy import PasswordPolicy
+
+            policy = PasswordPolicy.helen()
+        storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
+        if config.demo:
+            _add_demo_account(storage, hasher, clock)
+        ports = Ports(
+            bank=bank,
+            customers=customers,
+            accounts=storage.accounts,
+            flows=storage.flows,
+            mailer=mailer,
+            policy=policy,
+            hasher=hasher,
+            clock=clock,
+            settings=config.settings,
+        )
+        service = RegistrationService(ports, storage)
+    except BaseException:
+        _close_all(closers)
+        raise
+    return App(ports=service.ports, storage=storage, service=service, closers=closers)
+
+
+def bootstrap_outbox(
+    config: Config, *, mailer: Mailer | None = None, clock: Clock | None = None
+) -> OutboxApp:
+    """What a relay needs (`regflow relay`): the storage's outbox, the mailer and the clock.
+
+    Bank and customer directory are not built; `config.create_schema` applies as in `bootstrap`.
+    """
+    mailer = mailer if mailer is not None else _mailer(config)
+    clock = clock if clock is not None else _system_clock()
+    closers: list[Closer] = []
+    storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
+    ports = OutboxPorts(outbox=_outbox_of(storage), mailer=mailer, clock=clock)
+    return OutboxApp(ports=ports, storage=storage, closers=closers)
+
+
+def _close_all(closers: list[Closer]) -> None:
+    """Run every closer, last opened first, even when one fails (the first failure is raised)."""
+    with contextlib.ExitStack() as stack:
+        for close in closers:
+            stack.callback(close)
+
+
+def _system_clock() -> Clock:
+    from regflow.clock import SystemClock
+
+    return SystemClock()
+
+
+def demo_app(
+    *,
+    database_url: str = MEMORY_URL,
+    hasher: PasswordHasher | None = None,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+) -> App:
+    """The demo: simulated bank, demo customers, Johan's account, a recording mailer, on
+    `database_url` (in memory by default). `demo_app().service` replaces the removed
+    `RegistrationService.in_memory(demo_ports())`."""
+    config = Config(database_url=database_url, demo=True, settings=settings or Settings())
+    return bootstrap(config, hasher=hasher, clock=clock)
+
+
+def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True) -> Storage:
+    """The storage for a database URL; appends to `closers` what must be closed later."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if url == MEMORY_URL:
+        from regflow.adapters.memory import InMemoryStorage
+
+        return InMemoryStorage()
+    backend = scheme.split("+", 1)[0]
+    if backend not in {"sqlite", "postgresql"}:
+        msg = (
+            f"unsupported database URL scheme {scheme or '(none)'!r}: use memory:, "
+            "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
+        )
+        raise ConfigError(msg)
+    from regflow.adapters.sql import SqlStore
+
+    store = SqlStore.from_url(url)
+    closers.append(store.close)
+    if create_schema:
+        store.create_schema()
+    # A cast until the SQL adapter exposes `outbox` and `login_attempts` (issue 16, being added
+    # on another branch); `RegistrationService` falls back to `accounts` for them meanwhile.
+    return cast("Storage", store)
+
+
+def _customers(config: Config) -> CustomerDirectory:
+    if not config.demo:
+        msg = "no customer directory: pass customers=... to bootstrap, or turn on Config.demo"
+        raise ConfigError(msg)
+    from regflow.adapters.memory import InMemoryCustomerDirectory
+    from regflow.demo import DEMO_CUSTOMERS
+
+    return InMemoryCustomerDirectory(DEMO_CUSTOMERS)
+
+
+def _bank(config: Config, closers: list[Closer]) -> BankIdentity:
+    if config.bank == "oidc":
+        if config.oidc is None:
+            msg = (
+                'Config(bank="oidc") needs Config.oidc (an OidcConfig; from the environment: '
+                "REGFLOW_OIDC_CONFIG), or pass bank=..."
+            )
+            raise ConfigError(msg)
+        from regflow.adapters.oidc import OidcBankIdentity
+
+        oidc = OidcBankIdentity(config.oidc)  # no I/O yet; its HTTP client opens on first use
+        closers.append(oidc.close)
+        return oidc
+    from regflow.adapters.memory import SimulatedBank
+    from regflow.demo import DEMO_PEOPLE
+
+    return SimulatedBank(people=DEMO_PEOPLE if config.demo else None)
+
+
+def _mailer(config: Config) -> Mailer:
+    if config.mailer == "smtp":
+        if config.smtp is None:
+            msg = 'Config(mailer="smtp") needs Config.smtp (an SmtpConfig), or pass mailer=...'
+            raise ConfigError(msg)
+        from regflow.adapters.smtp import SmtpMailer
+
+        return SmtpMailer(config.smtp)  # opens no connection until it sends
+    from regflow.adapters.memory import RecordingMailer
+
+    return RecordingMailer()
+
+
+def _add_demo_account(storage: Storage, hasher: PasswordHasher, clock: Clock) -> None:
+    """Johan Eriksson's account, where it is missing (a database keeps it from earlier runs)."""
+    from regflow.adapters.memory import InMemoryAccountStore
+    from regflow.demo import johan_account
+
+    account = johan_account(password_hash=hasher.hash(secrets.token_urlsafe(16)), now=clock.now())
+    if isinstance(storage.accounts, InMemoryAccountStore):
+        with storage.unit_of_work():
+            if not storage.accounts.exists_for_person(account.personal_id):
+                storage.accounts.add(account)
+        return
+    copy_account(storage, account, now=clock.now())
+
+
+def copy_account(storage: Storage, account: Account, *, now: dt.datetime) -> None:
+    """Copy an existing account into `storage` unless the person has one there already.
+
+    The `AccountStore` port creates an account only together with its email, so the copy queues
+    a placeholder and marks it sent in the same unit of work: the relay never sends it.
+    """
+    message = EmailMessage(
+        message_id=f"regflow-demo-account.{account.account_id}",
+        to=account.email,
+        subject="Demo account",
+        text="A demo account, created by the regflow demo; this email is never sent.\n",
+        html="<p>A demo account, created by the regflow demo; this email is never sent.</p>",
+    )
+    new = NewAccount(**attrs.asdict(account, recurse=False))  # the same fields
+    # Already there: from an earlier run, or from a demo started at the same moment.
+    try:
+        with storage.unit_of_work() as uow:
+            if not uow.accounts.exists_for_person(account.personal_id):
+                uow.accounts.create(new, message)
+                _outbox_of(uow).mark_sent(message.message_id, now)
+    except (AlreadyRegistered, EmailTaken):
+        return
+
+
+def _outbox_of(stores: Any) -> Any:
+    # See `open_storage`: until every storage has `outbox`, its account store is the outbox.
+    return getattr(stores, "outbox", stores.accounts)
