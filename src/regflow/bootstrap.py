@@ -33,7 +33,7 @@ import datetime as dt
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 import attrs
 
@@ -298,7 +298,7 @@ def bootstrap_outbox(
     clock = clock if clock is not None else _system_clock()
     closers: list[Closer] = []
     storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
-    ports = OutboxPorts(outbox=_outbox_of(storage), mailer=mailer, clock=clock)
+    ports = OutboxPorts(outbox=storage.outbox, mailer=mailer, clock=clock)
     return OutboxApp(ports=ports, storage=storage, closers=closers)
 
 
@@ -349,9 +349,7 @@ def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True)
     closers.append(store.close)
     if create_schema:
         store.create_schema()
-    # A cast until the SQL adapter exposes `outbox` and `login_attempts` (issue 16, being added
-    # on another branch); `RegistrationService` falls back to `accounts` for them meanwhile.
-    return cast("Storage", store)
+    return store
 
 
 def _customers(config: Config) -> CustomerDirectory:
@@ -429,11 +427,6 @@ def copy_account(storage: Storage, account: Account, *, now: dt.datetime) -> Non
         with storage.unit_of_work() as uow:
             if not uow.accounts.exists_for_person(account.personal_id):
                 uow.accounts.create(new, message)
-                _outbox_of(uow).mark_sent(message.message_id, now)
+                uow.outbox.mark_sent(message.message_id, now)
     except (AlreadyRegistered, EmailTaken):
         return
-
-
-def _outbox_of(stores: Any) -> Any:
-    # See `open_storage`: until every storage has `outbox`, its account store is the outbox.
-    return getattr(stores, "outbox", stores.accounts)

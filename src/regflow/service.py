@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -165,13 +165,10 @@ class RegistrationService:
 
 def _bind(ports: Ports, stores: Storage | UnitOfWork) -> Ports:
     """`ports` with every store replaced by `stores`' (the storage's, or one unit's)."""
-    accounts: Any = stores.accounts
-    # `getattr`: a storage written before the outbox and login attempts became ports of their
-    # own (the SQL adapter until its package lands) serves both from its account store.
     return attrs.evolve(
         ports,
-        accounts=accounts,
-        outbox=getattr(stores, "outbox", accounts),
-        login_attempts=getattr(stores, "login_attempts", accounts),
+        accounts=stores.accounts,
+        outbox=stores.outbox,
+        login_attempts=stores.login_attempts,
         flows=stores.flows,
     )

@@ -15,7 +15,7 @@ from regflow import (
     FlowNotFound,
     NewAccount,
 )
-from regflow.ports import AccountStore, FlowStore, Storage
+from regflow.ports import AccountStore, FlowStore, LoginAttempts, Outbox, Storage
 
 T0 = dt.datetime(2026, 1, 15, 9, 0, 0, 123456, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -60,6 +60,18 @@ def accounts(storage: Storage) -> AccountStore:
 
 
 @pytest.fixture
+def outbox(storage: Storage) -> Outbox:
+    """The storage's outbox."""
+    return storage.outbox
+
+
+@pytest.fixture
+def login_attempts(storage: Storage) -> LoginAttempts:
+    """The storage's login attempts."""
+    return storage.login_attempts
+
+
+@pytest.fixture
 def flows(storage: Storage) -> FlowStore:
     """The storage's flow store."""
     return storage.flows
@@ -90,13 +102,13 @@ def test_created_account_is_found_by_email_case_insensitively(accounts: AccountS
     assert accounts.find_by_email("nobody@example.fi") is None
 
 
-def test_email_is_unique_case_insensitively(accounts: AccountStore) -> None:
+def test_email_is_unique_case_insensitively(accounts: AccountStore, outbox: Outbox) -> None:
     """A second account with the same email in another case is refused, and queues nothing."""
     accounts.create(new_account(1, email="anna@example.fi"), message(1))
     with pytest.raises(EmailTaken):
         accounts.create(new_account(2, email="ANNA@Example.fi"), message(2))
     assert not accounts.exists_for_person("pid-2")
-    assert [m.message.message_id for m in accounts.pending_messages(T0 + MINUTE * 60, 10)] == [
+    assert [m.message.message_id for m in outbox.pending_messages(T0 + MINUTE * 60, 10)] == [
         "registration-confirmation.flow1"
     ]
 
@@ -130,53 +142,55 @@ def test_duplicate_message_id_creates_no_account(storage: Storage) -> None:
     assert storage.flows.load("f1").version == 1
 
 
-def test_create_queues_the_email(accounts: AccountStore) -> None:
+def test_create_queues_the_email(accounts: AccountStore, outbox: Outbox) -> None:
     """The email created with the account is pending, as given, with no attempts yet."""
     accounts.create(new_account(1), message(1, language="sv"))
-    (pending,) = accounts.pending_messages(T0 + MINUTE, 10)
+    (pending,) = outbox.pending_messages(T0 + MINUTE, 10)
     assert pending.message == message(1, language="sv")
     assert (pending.attempts, pending.sent_at, pending.last_error) == (0, None, "")
 
 
-def test_pending_messages_oldest_first_and_limited(accounts: AccountStore) -> None:
+def test_pending_messages_oldest_first_and_limited(accounts: AccountStore, outbox: Outbox) -> None:
     """Pending messages come oldest first, at most `limit` of them."""
     for n in (1, 2, 3):
         accounts.create(new_account(n), message(n))
-    ids = [m.message.message_id for m in accounts.pending_messages(T0 + MINUTE * 10, 2)]
+    ids = [m.message.message_id for m in outbox.pending_messages(T0 + MINUTE * 10, 2)]
     assert ids == ["registration-confirmation.flow1", "registration-confirmation.flow2"]
 
 
-def test_failed_message_waits_until_its_retry_time(accounts: AccountStore) -> None:
+def test_failed_message_waits_until_its_retry_time(accounts: AccountStore, outbox: Outbox) -> None:
     """A failed attempt is counted and the message is not due again before its retry time."""
     accounts.create(new_account(1), message(1))
     retry_at = T0 + MINUTE * 5
-    accounts.mark_failed("registration-confirmation.flow1", "mailer: refused", retry_at)
-    assert accounts.pending_messages(retry_at - dt.timedelta(seconds=1), 10) == []
-    (due,) = accounts.pending_messages(retry_at, 10)
+    outbox.mark_failed("registration-confirmation.flow1", "mailer: refused", retry_at)
+    assert outbox.pending_messages(retry_at - dt.timedelta(seconds=1), 10) == []
+    (due,) = outbox.pending_messages(retry_at, 10)
     assert (due.attempts, due.next_attempt_at, due.last_error) == (1, retry_at, "mailer: refused")
 
 
-def test_sent_message_is_no_longer_pending_and_stays_sent(accounts: AccountStore) -> None:
+def test_sent_message_is_no_longer_pending_and_stays_sent(
+    accounts: AccountStore, outbox: Outbox
+) -> None:
     """A sent message leaves the queue; marking it sent again changes nothing."""
     accounts.create(new_account(1), message(1))
-    accounts.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 2)
-    accounts.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 3)
-    accounts.mark_failed("registration-confirmation.flow1", "late", T0)
-    assert accounts.pending_messages(T0 + MINUTE * 60, 10) == []
-    assert accounts.claim_messages(T0 + MINUTE * 60, 10, T0 + MINUTE * 70) == []
+    outbox.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 2)
+    outbox.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 3)
+    outbox.mark_failed("registration-confirmation.flow1", "late", T0)
+    assert outbox.pending_messages(T0 + MINUTE * 60, 10) == []
+    assert outbox.claim_messages(T0 + MINUTE * 60, 10, T0 + MINUTE * 70) == []
 
 
-def test_claimed_messages_are_leased(accounts: AccountStore) -> None:
+def test_claimed_messages_are_leased(accounts: AccountStore, outbox: Outbox) -> None:
     """A claimed message is not claimed again before its lease ends, and is afterwards."""
     accounts.create(new_account(1), message(1))
     accounts.create(new_account(2), message(2))
     now, lease_until = T0 + MINUTE * 10, T0 + MINUTE * 15
-    first = accounts.claim_messages(now, 1, lease_until)
+    first = outbox.claim_messages(now, 1, lease_until)
     assert [m.message.message_id for m in first] == ["registration-confirmation.flow1"]
-    second = accounts.claim_messages(now, 10, lease_until)
+    second = outbox.claim_messages(now, 10, lease_until)
     assert [m.message.message_id for m in second] == ["registration-confirmation.flow2"]
-    assert accounts.claim_messages(now, 10, lease_until) == []
-    again = accounts.claim_messages(lease_until, 10, lease_until + MINUTE)
+    assert outbox.claim_messages(now, 10, lease_until) == []
+    again = outbox.claim_messages(lease_until, 10, lease_until + MINUTE)
     assert len(again) == 2
 
 
@@ -189,17 +203,19 @@ def test_password_hash_can_be_replaced(accounts: AccountStore) -> None:
     assert (found.password_hash, found.email) == ("$argon2id$new", "person1@example.fi")
 
 
-def test_login_failures_are_counted_per_key_and_forgotten(accounts: AccountStore) -> None:
+def test_login_failures_are_counted_per_key_and_forgotten(
+    accounts: AccountStore, login_attempts: LoginAttempts
+) -> None:
     """Failures are kept per key, read since a time, pruned before a time, and cleared."""
     for minutes in (0, 1, 2):
-        accounts.record_login_failure("k", T0 + minutes * MINUTE, forget_before=T0)
-    accounts.record_login_failure("other", T0, forget_before=T0)
-    assert accounts.login_failures("k", T0 + MINUTE) == [T0 + MINUTE, T0 + 2 * MINUTE]
-    accounts.record_login_failure("k", T0 + 3 * MINUTE, forget_before=T0 + 2 * MINUTE)
-    assert accounts.login_failures("k", T0 - MINUTE) == [T0 + 2 * MINUTE, T0 + 3 * MINUTE]
-    accounts.clear_login_failures("k")
-    assert accounts.login_failures("k", T0 - MINUTE) == []
-    assert accounts.login_failures("other", T0 - MINUTE) == [T0]
+        login_attempts.record_login_failure("k", T0 + minutes * MINUTE, forget_before=T0)
+    login_attempts.record_login_failure("other", T0, forget_before=T0)
+    assert login_attempts.login_failures("k", T0 + MINUTE) == [T0 + MINUTE, T0 + 2 * MINUTE]
+    login_attempts.record_login_failure("k", T0 + 3 * MINUTE, forget_before=T0 + 2 * MINUTE)
+    assert login_attempts.login_failures("k", T0 - MINUTE) == [T0 + 2 * MINUTE, T0 + 3 * MINUTE]
+    login_attempts.clear_login_failures("k")
+    assert login_attempts.login_failures("k", T0 - MINUTE) == []
+    assert login_attempts.login_failures("other", T0 - MINUTE) == [T0]
 
 
 # -- flows ----------------------------------------------------------------------------------
@@ -243,7 +259,7 @@ def test_purge_deletes_only_expired_flows(flows: FlowStore) -> None:
 # -- units of work --------------------------------------------------------------------------
 
 
-def test_unit_of_work_commits_its_writes_together(storage: Storage) -> None:
+def test_unit_of_work_commits_its_writes_together(storage: Storage, outbox: Outbox) -> None:
     """What a unit wrote is visible after it ends normally."""
     storage.flows.save("f1", snapshot("reviewing"), expected_version=None, expires_at=T0)
     with storage.unit_of_work() as uow:
@@ -251,11 +267,11 @@ def test_unit_of_work_commits_its_writes_together(storage: Storage) -> None:
         uow.accounts.create(new_account(1), message(1))
         uow.flows.save("f1", snapshot("completed"), expected_version=stored.version, expires_at=T0)
     assert storage.accounts.exists_for_person("pid-1")
-    assert len(storage.accounts.pending_messages(T0 + MINUTE * 60, 10)) == 1
+    assert len(storage.outbox.pending_messages(T0 + MINUTE * 60, 10)) == 1
     assert storage.flows.load("f1").snapshot == snapshot("completed")
 
 
-def test_unit_of_work_that_raises_writes_nothing(storage: Storage) -> None:
+def test_unit_of_work_that_raises_writes_nothing(storage: Storage, outbox: Outbox) -> None:
     """A unit that raises leaves no account, no queued email and no flow change behind."""
     storage.flows.save("f1", snapshot("reviewing"), expected_version=None, expires_at=T0)
 
@@ -272,7 +288,7 @@ def test_unit_of_work_that_raises_writes_nothing(storage: Storage) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         complete_then_fail()
     assert not storage.accounts.exists_for_person("pid-1")
-    assert storage.accounts.pending_messages(T0 + MINUTE * 60, 10) == []
+    assert storage.outbox.pending_messages(T0 + MINUTE * 60, 10) == []
     assert storage.flows.load("f1").snapshot == snapshot("reviewing")
     with pytest.raises(FlowNotFound):
         storage.flows.load("f2")
@@ -289,7 +305,7 @@ def test_refused_account_leaves_the_unit_usable(storage: Storage) -> None:
     assert not storage.accounts.exists_for_person("pid-2")
 
 
-def test_flow_changed_since_load_stops_the_unit(storage: Storage) -> None:
+def test_flow_changed_since_load_stops_the_unit(storage: Storage, outbox: Outbox) -> None:
     """A flow saved by someone else after the unit loaded it: ConcurrentUpdate, no account."""
     storage.flows.save("f1", snapshot("reviewing"), expected_version=None, expires_at=T0)
 
@@ -305,4 +321,4 @@ def test_flow_changed_since_load_stops_the_unit(storage: Storage) -> None:
     with pytest.raises(ConcurrentUpdate):
         complete_after_someone_else()
     assert not storage.accounts.exists_for_person("pid-1")
-    assert storage.accounts.pending_messages(T0 + MINUTE * 60, 10) == []
+    assert storage.outbox.pending_messages(T0 + MINUTE * 60, 10) == []
