@@ -11,13 +11,9 @@ after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import functools
 import hmac
-import importlib
 import logging
 import secrets
-import types
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -42,99 +38,34 @@ from regflow.errors import (
 from regflow.machine import Event, Guard, State, Transition
 from regflow.model import (
     CONTACT_FIELDS,
+    AuditEntry,
     Bank,
     BankCallback,
     BankRedirect,
     Contact,
     ContactDetails,
     ContractKind,
-    CustomerRecord,
+    FlowData,
     NewAccount,
     Outcome,
-    VerifiedPerson,
 )
 from regflow.policy import PersonalContext, normalize_password
 from regflow.settings import Settings
+from regflow.snapshot import flow_from_snapshot, flow_to_snapshot
 from regflow.validation import birth_date, check_personal_id, comparable, validate_details
 
 if TYPE_CHECKING:
     from regflow.ports import Ports, Snapshot
+
+# `AuditEntry` and `FlowData` live in regflow.model (the snapshot codec needs them without the
+# flow) and are re-exported here, where they were first published.
+__all__ = ["AuditEntry", "FlowData", "RegistrationFlow", "changed_fields"]
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_CUSTOMER_TYPES: Final = frozenset({"consumer"})
 FLOW_ID_BYTES: Final = 24  # 192 random bits, URL-safe base64: 32 characters
 MAX_CONTEXT_FIELD: Final = 256  # of a name or email handed to the policy as context
-
-
-@attrs.frozen
-class AuditEntry:
-    """One step of the flow's history. No personal data: codes and state names only."""
-
-    at: dt.datetime
-    event: str
-    source: State
-    dest: State
-    outcome: str
-
-
-class _Keep(enum.Enum):
-    """The default of `FlowData._replace`'s arguments: the field keeps its value."""
-
-    KEEP = enum.auto()
-
-
-_KEEP: Final = _Keep.KEEP
-
-
-@attrs.frozen
-class FlowData:
-    """Everything a flow has gathered; replaced as a whole by each successful event."""
-
-    # personal data stays out of reprs (and so out of tracebacks and logs)
-    pending: BankRedirect | None = attrs.field(default=None, repr=False)
-    bank_failures: int = 0
-    last_error: str | None = None
-    person: VerifiedPerson | None = attrs.field(default=None, repr=False)
-    customer: CustomerRecord | None = attrs.field(default=None, repr=False)
-    personal_id_confirmed: bool = False
-    details: ContactDetails | None = attrs.field(default=None, repr=False)
-    password_hash: str | None = attrs.field(default=None, repr=False)
-    review_token: str | None = attrs.field(default=None, repr=False)
-    outcome: Outcome | None = None
-
-    def _replace(
-        self,
-        *,
-        pending: BankRedirect | _Keep | None = _KEEP,
-        bank_failures: int | _Keep = _KEEP,
-        last_error: str | _Keep | None = _KEEP,
-        person: VerifiedPerson | _Keep | None = _KEEP,
-        customer: CustomerRecord | _Keep | None = _KEEP,
-        personal_id_confirmed: bool | _Keep = _KEEP,
-        details: ContactDetails | _Keep | None = _KEEP,
-        password_hash: str | _Keep | None = _KEEP,
-        review_token: str | _Keep | None = _KEEP,
-        outcome: Outcome | _Keep | None = _KEEP,
-    ) -> FlowData:
-        """A copy with the fields given changed, like `attrs.evolve` at under half its cost.
-
-        Every event makes at least one; evolve looks the fields up and calls with keywords.
-        Typed per field, so mypy checks the calls as its attrs plugin checks evolve's; a test
-        keeps the parameters equal to the fields.
-        """
-        return FlowData(
-            self.pending if pending is _KEEP else pending,
-            self.bank_failures if bank_failures is _KEEP else bank_failures,
-            self.last_error if last_error is _KEEP else last_error,
-            self.person if person is _KEEP else person,
-            self.customer if customer is _KEEP else customer,
-            self.personal_id_confirmed if personal_id_confirmed is _KEEP else personal_id_confirmed,
-            self.details if details is _KEEP else details,
-            self.password_hash if password_hash is _KEEP else password_hash,
-            self.review_token if review_token is _KEEP else review_token,
-            self.outcome if outcome is _KEEP else outcome,
-        )
 
 
 class RegistrationFlow:
@@ -221,13 +152,11 @@ class RegistrationFlow:
         Raises `SnapshotInvalid` for a malformed snapshot or an unknown schema version. Does not
         check expiry: the next event does, or call `check_expiry()`.
         """
-        from_snapshot: Callable[..., RegistrationFlow] = _snapshots().flow_from_snapshot
-        return from_snapshot(cls, snapshot, ports)
+        return flow_from_snapshot(cls, snapshot, ports)
 
     def snapshot(self) -> Snapshot:
         """The flow as a versioned, JSON-safe dict (never a plaintext password)."""
-        to_snapshot: Callable[[RegistrationFlow], Snapshot] = _snapshots().flow_to_snapshot
-        return to_snapshot(self)
+        return flow_to_snapshot(self)
 
     # -- what the flow knows ------------------------------------------------------------------
 
@@ -620,13 +549,6 @@ class RegistrationFlow:
         if row.dest is State.needs_customer_service:
             contacts = (self._ports.settings.customer_service,)
         return Outcome(reason=row.reason, contacts=contacts)
-
-
-@functools.cache
-def _snapshots() -> types.ModuleType:
-    # regflow.snapshot imports this module (for FlowData), so it is imported on first use; a
-    # function-level import statement would cost a lookup on every restore and snapshot.
-    return importlib.import_module("regflow.snapshot")
 
 
 def changed_fields(
