@@ -11,7 +11,6 @@ after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ from regflow.errors import (
     UnsupportedCustomerType,
     UnsupportedLanguage,
 )
-from regflow.machine import Event, Guard, State, Transition
+from regflow.machine import Branch, Event, Proposal, State, Transition
 from regflow.model import (
     CONTACT_FIELDS,
     AuditEntry,
@@ -80,9 +79,7 @@ class RegistrationFlow:
     __slots__ = (
         "_audit",
         "_data",
-        "_offered_token",
         "_ports",
-        "_proposed",
         "_state",
         "created_at",
         "customer_type",
@@ -118,8 +115,6 @@ class RegistrationFlow:
         # Kept in snapshot form ([at, event, from, to, outcome]), so that restoring and
         # snapshotting a flow does not convert its history each time; `audit` builds the values.
         self._audit: list[list[str]] = [list(entry) for entry in audit]
-        self._proposed: FlowData | None = None
-        self._offered_token: str | None = None
 
     # -- construction -------------------------------------------------------------------------
 
@@ -250,39 +245,12 @@ class RegistrationFlow:
     def __repr__(self) -> str:
         return f"<RegistrationFlow {self.log_id}... {self._state}>"
 
-    # -- guards (named in the table; the shared machine calls them) ---------------------------
-
-    @property
-    def _view(self) -> FlowData:
-        return self._proposed if self._proposed is not None else self._data
-
-    def is_identified(self) -> bool:
-        """The bank verified the person, the code is valid, and a customer record matches it."""
-        view = self._view
-        return view.person is not None and view.customer is not None
-
-    def is_personal_id_confirmed(self) -> bool:
-        """The user checked their personal identity code (phase 2)."""
-        return self._view.personal_id_confirmed
-
-    def are_details_valid(self) -> bool:
-        """Details and password passed validation and the policy (checked in submit_details)."""
-        view = self._view
-        return view.details is not None and view.password_hash is not None
-
-    def is_approved(self) -> bool:
-        """The review token offered matches the details shown in review."""
-        token, offered = self._view.review_token, self._offered_token
-        if token is None or not isinstance(offered, str):
-            return False
-        return hmac.compare_digest(token.encode(), offered.encode())
-
     # -- events -------------------------------------------------------------------------------
 
     def select_bank(self, bank_id: str) -> BankRedirect:
         """Phase 1: choose a bank; returns where to send the user."""
 
-        def decide() -> tuple[str | None, FlowData]:
+        def decide() -> tuple[Branch | None, FlowData]:
             if not isinstance(bank_id, str) or bank_id not in {
                 b.id for b in self._ports.bank.banks()
             }:
@@ -323,11 +291,7 @@ class RegistrationFlow:
 
     def approve(self, review_token: str) -> Outcome:
         """Phase 4: approve the reviewed details; creates the account and queues the email."""
-        self._offered_token = review_token
-        try:
-            self._apply(Event.approve, lambda: (None, self._data))
-        finally:
-            self._offered_token = None
+        self._apply(Event.approve, lambda: (None, self._data), offered_token=review_token)
         assert self._data.outcome is not None  # noqa: S101  # set by the transition
         return self._data.outcome
 
@@ -341,7 +305,13 @@ class RegistrationFlow:
 
     # -- the one way an event changes the flow ------------------------------------------------
 
-    def _apply(self, event: Event, decide: Callable[[], tuple[str | None, FlowData]]) -> None:
+    def _apply(
+        self,
+        event: Event,
+        decide: Callable[[], tuple[Branch | None, FlowData]],
+        *,
+        offered_token: object = None,
+    ) -> None:
         now = self._ports.clock.now()
         self._expire_if_due(now)
         if not machine.rows_for(self._state, event):
@@ -357,17 +327,15 @@ class RegistrationFlow:
             raise AssertionError(msg)
         if row.dest.terminal:
             proposed = proposed._replace(outcome=self._outcome_for(row, proposed))
-        self._take(row, proposed, now)
+        self._take(row, Proposal(proposed, offered_token), now)
 
-    def _take(self, row: Transition, proposed: FlowData, now: dt.datetime) -> None:
-        """Fire `row` on the shared machine against `proposed`; commit it only if it fired."""
+    def _take(self, row: Transition, proposal: Proposal[FlowData], now: dt.datetime) -> None:
+        """Fire `row` on the shared machine with `proposal`; commit it only if it fired."""
         before = self._state
-        self._proposed = proposed
         try:
-            # The machine checks the row's guards against `_proposed`, runs the row's effect
-            # (which may replace `_proposed`), then sets the state.
-            fired = machine.fire(self, row)
-            proposed = self._proposed
+            # The machine checks the row's guards against the proposal, runs the row's effect
+            # (which may replace the proposal's data), then sets the state.
+            fired = machine.fire(self, row, proposal)
         except MachineError as error:  # pragma: no cover  # the row was checked to exist
             self._state = before
             raise InvalidTransition(
@@ -376,20 +344,20 @@ class RegistrationFlow:
         except BaseException:
             self._state = before
             raise
-        finally:
-            self._proposed = None
+        proposed = proposal.data
         if fired:
             self._state = row.dest  # the machine stored the plain name; keep the enum member
         else:
             self._state = before
-            failed = next(g for g in row.guards if not self._guard_holds(g, proposed))
+            failed = machine.failed_guard(row, proposal)
+            assert failed is not None  # noqa: S101  # the machine refused: a guard failed
             log.info("flow %s: %s refused, guard %s", self.log_id, row.event, failed)
             raise GuardFailed(machine.GUARD_FAILURE_CODES[failed])
         self._data = proposed
         if row.event is not Event.expire:  # an expired flow's expiry stays when it expired
             self.expires_at = now + self._ports.settings.flow_ttl
-        outcome = row.reason or row.branch or "ok"
-        if row.branch == "bank_failed" and proposed.last_error:
+        outcome = row.reason or (str(row.branch) if row.branch else "ok")
+        if row.branch is Branch.bank_failed and proposed.last_error:
             outcome = proposed.last_error
         # str() gives a StrEnum's plain value, at a fraction of the cost of `.value`
         self._audit.append(
@@ -397,26 +365,18 @@ class RegistrationFlow:
         )
         log.info("flow %s: %s %s -> %s (%s)", self.log_id, row.event, row.source, row.dest, outcome)
 
-    def _guard_holds(self, guard: Guard, proposed: FlowData) -> bool:
-        self._proposed = proposed
-        try:
-            holds: bool = getattr(self, str(guard))()
-            return holds
-        finally:
-            self._proposed = None
-
     def _expire_if_due(self, now: dt.datetime) -> None:
         if self._state.terminal or now <= self.expires_at:  # DESIGN: events *after* expires_at
             return
         row = machine.row(self._state, Event.expire)
         assert row is not None  # noqa: S101  # every active state has an expire row
         proposed = self._data._replace(outcome=self._outcome_for(row, self._data))
-        self._take(row, proposed, now)
+        self._take(row, Proposal(proposed), now)
         raise FlowExpired
 
     # -- what the events work out -------------------------------------------------------------
 
-    def _identify(self, callback: BankCallback) -> tuple[str | None, FlowData]:
+    def _identify(self, callback: BankCallback) -> tuple[Branch | None, FlowData]:
         data = self._data
         assert data.pending is not None  # noqa: S101  # awaiting_bank always has a redirect
         failure: str | None
@@ -431,21 +391,21 @@ class RegistrationFlow:
         if failure is not None:
             failures = data.bank_failures + 1
             branch = (
-                "identification_failed"
+                Branch.identification_failed
                 if failures >= self._ports.settings.max_bank_failures
-                else "bank_failed"
+                else Branch.bank_failed
             )
             return branch, data._replace(pending=None, bank_failures=failures, last_error=failure)
         person = attrs.evolve(person, personal_id=hetu.compact(person.personal_id))
         cleared = data._replace(pending=None, last_error=None)
         if self._ports.accounts.exists_for_person(person.personal_id):
-            return "already_registered", cleared
+            return Branch.already_registered, cleared
         record = self._ports.customers.find_by_personal_id(person.personal_id)
         if record is None:
-            return "customer_not_found", cleared
+            return Branch.customer_not_found, cleared
         if not record.identifiable:
-            return "incomplete_contract_data", cleared
-        return "identified", cleared._replace(person=person, customer=record)
+            return Branch.incomplete_contract_data, cleared
+        return Branch.identified, cleared._replace(person=person, customer=record)
 
     def _accept_details(self, details: ContactDetails, password: str) -> FlowData:
         if not isinstance(details, ContactDetails):
@@ -485,10 +445,9 @@ class RegistrationFlow:
             review_token=secrets.token_urlsafe(24),
         )
 
-    def _create_account(self) -> None:
+    def _create_account(self, proposal: Proposal[FlowData]) -> None:
         """approve's effect (see the table): account, contract links and email, in one unit."""
-        assert self._proposed is not None  # noqa: S101  # called by the machine inside _take
-        self._proposed = self._account_created(self._proposed)
+        proposal.data = self._account_created(proposal.data)
 
     def _account_created(self, data: FlowData) -> FlowData:
         # reviewing is reached only with all four (the guards held)
