@@ -221,30 +221,21 @@ class Transition:
         return f"{self.event}.{self.branch}" if self.branch else str(self.event)
 
 
-_S, _E, _G, _B, _T = State, Event, Guard, Branch, Transition
-# Short names keep each row on one line. complete_identification has a row per branch, all from
-# awaiting_bank; approve needs all four guards.
-_IDENTIFICATION = (_E.complete_identification, _S.awaiting_bank)
+_S, _E, _G, _B, _T = State, Event, Guard, Branch, Transition  # short names: one row per line
+_I = (_E.complete_identification, _S.awaiting_bank)  # identification: a row per branch
 _APPROVAL = (_G.is_identified, _G.is_personal_id_confirmed, _G.are_details_valid, _G.is_approved)
 
-# The formatter is off for the table: it would split the rows that need a second line for
-# their reason into one argument per line, and the table would no longer read as rows.
-# fmt: off
 TRANSITIONS: Final[tuple[Transition, ...]] = (
-    # event, source, dest, guards, branch, then reason= and effect=
+    # event, source, dest, guards, branch, reason (a terminal row's outcome reason), effect=
     _T(_E.select_bank, _S.choosing_bank, _S.awaiting_bank),
     _T(_E.bank_not_listed, _S.choosing_bank, _S.needs_customer_service, reason="bank_not_listed"),
     _T(_E.choose_other_bank, _S.awaiting_bank, _S.choosing_bank),
-    _T(*_IDENTIFICATION, _S.confirming_personal_id, (_G.is_identified,), _B.identified),
-    _T(*_IDENTIFICATION, _S.needs_customer_service, (), _B.customer_not_found,
-       reason="customer_not_found"),
-    _T(*_IDENTIFICATION, _S.needs_customer_service, (), _B.incomplete_contract_data,
-       reason="incomplete_contract_data"),
-    _T(*_IDENTIFICATION, _S.already_registered, (), _B.already_registered,
-       reason="already_registered"),
-    _T(*_IDENTIFICATION, _S.choosing_bank, (), _B.bank_failed),
-    _T(*_IDENTIFICATION, _S.needs_customer_service, (), _B.identification_failed,
-       reason="identification_failed"),
+    _T(*_I, _S.confirming_personal_id, (_G.is_identified,), _B.identified),
+    _T(*_I, _S.needs_customer_service, (), _B.customer_not_found, "customer_not_found"),
+    _T(*_I, _S.needs_customer_service, (), _B.incomplete_contract_data, "incomplete_contract_data"),
+    _T(*_I, _S.already_registered, (), _B.already_registered, "already_registered"),
+    _T(*_I, _S.choosing_bank, (), _B.bank_failed),
+    _T(*_I, _S.needs_customer_service, (), _B.identification_failed, "identification_failed"),
     _T(_E.confirm_personal_id, _S.confirming_personal_id, _S.entering_details, (_G.is_identified,)),
     _T(_E.submit_details, _S.entering_details, _S.reviewing, (_G.are_details_valid,)),
     _T(_E.edit, _S.reviewing, _S.entering_details),
@@ -252,7 +243,6 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     *(_T(_E.cancel, s, _S.cancelled, reason="cancelled") for s in ACTIVE_STATES),
     *(_T(_E.expire, s, _S.expired, reason="expired") for s in ACTIVE_STATES),
 )
-# fmt: on
 
 
 def _index() -> dict[tuple[State, str], Transition]:

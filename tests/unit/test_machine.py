@@ -12,6 +12,7 @@ from regflow.machine import (
     GUARDS,
     TERMINAL_STATES,
     TRANSITIONS,
+    Branch,
     Event,
     Guard,
     Proposal,
@@ -97,3 +98,10 @@ def test_fire_refuses_a_row_of_another_state(ports: Ports) -> None:
     with pytest.raises(MachineError):
         fire(flow, row, Proposal(FlowData()))
     assert flow.state is State.choosing_bank
+
+
+def test_identification_rows_are_the_branches() -> None:
+    """complete_identification has one row per `Branch`, and no other row has a branch."""
+    identification = [r for r in TRANSITIONS if r.event is Event.complete_identification]
+    assert [r.branch for r in identification] == list(Branch)
+    assert all(r.branch is None for r in TRANSITIONS if r not in identification)
