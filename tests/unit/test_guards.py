@@ -110,6 +110,7 @@ def test_restored_flow_without_confirmation_cannot_approve(ports: Ports) -> None
     ("state", "missing"),
     [
         (State.confirming_personal_id, "person"),
+        (State.entering_details, "person"),
         (State.entering_details, "customer"),
         (State.reviewing, "details"),
         (State.reviewing, "password_hash"),
