@@ -27,12 +27,13 @@ from regflow.errors import (
     UnsupportedLanguage,
     message_for,
 )
-from regflow.flow import AuditEntry, RegistrationFlow
+from regflow.flow import RegistrationFlow
 from regflow.hashing import Argon2Hasher
 from regflow.login import LoginThrottle, authenticate
 from regflow.machine import Event, State
 from regflow.model import (
     Account,
+    AuditEntry,
     Bank,
     BankCallback,
     BankRedirect,
@@ -42,6 +43,7 @@ from regflow.model import (
     ContractKind,
     CustomerRecord,
     EmailMessage,
+    FlowData,
     NewAccount,
     OutboxMessage,
     Outcome,
@@ -74,6 +76,7 @@ __all__ = [
     "EmailTaken",
     "Event",
     "FieldError",
+    "FlowData",
     "FlowExpired",
     "FlowNotFound",
     "GuardFailed",

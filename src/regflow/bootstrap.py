@@ -329,6 +329,24 @@ def demo_app(
     return bootstrap(config, hasher=hasher, clock=clock)
 
 
+def demo_ports(
+    *,
+    hasher: PasswordHasher | None = None,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+) -> Ports:
+    """Every port wired to its in-memory fake, with the demo customers, on a `ManualClock`.
+
+    Johan Eriksson (150380-123P) already has an account (johan.eriksson@example.fi).
+    `hasher` defaults to argon2id at OWASP's parameters; tests may pass
+    `Argon2Hasher.insecure_fast()`. The same as `demo_app(...).ports`;
+    `InMemoryStorage.of(ports)` gives back its storage.
+    """
+    from regflow.adapters.memory import ManualClock
+
+    return demo_app(hasher=hasher, clock=clock or ManualClock(), settings=settings).ports
+
+
 def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True) -> Storage:
     """The storage for a database URL; appends to `closers` what must be closed later."""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""

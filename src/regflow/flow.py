@@ -11,13 +11,8 @@ after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import functools
-import hmac
-import importlib
 import logging
 import secrets
-import types
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -39,102 +34,37 @@ from regflow.errors import (
     UnsupportedCustomerType,
     UnsupportedLanguage,
 )
-from regflow.machine import Event, Guard, State, Transition
+from regflow.machine import Branch, Event, Proposal, State, Transition
 from regflow.model import (
     CONTACT_FIELDS,
+    AuditEntry,
     Bank,
     BankCallback,
     BankRedirect,
     Contact,
     ContactDetails,
     ContractKind,
-    CustomerRecord,
+    FlowData,
     NewAccount,
     Outcome,
-    VerifiedPerson,
 )
 from regflow.policy import PersonalContext, normalize_password
 from regflow.settings import Settings
+from regflow.snapshot import flow_from_snapshot, flow_to_snapshot
 from regflow.validation import birth_date, check_personal_id, comparable, validate_details
 
 if TYPE_CHECKING:
     from regflow.ports import Ports, Snapshot
+
+# `AuditEntry` and `FlowData` live in regflow.model (the snapshot codec needs them without the
+# flow) and are re-exported here, where they were first published.
+__all__ = ["AuditEntry", "FlowData", "RegistrationFlow", "changed_fields"]
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_CUSTOMER_TYPES: Final = frozenset({"consumer"})
 FLOW_ID_BYTES: Final = 24  # 192 random bits, URL-safe base64: 32 characters
 MAX_CONTEXT_FIELD: Final = 256  # of a name or email handed to the policy as context
-
-
-@attrs.frozen
-class AuditEntry:
-    """One step of the flow's history. No personal data: codes and state names only."""
-
-    at: dt.datetime
-    event: str
-    source: State
-    dest: State
-    outcome: str
-
-
-class _Keep(enum.Enum):
-    """The default of `FlowData._replace`'s arguments: the field keeps its value."""
-
-    KEEP = enum.auto()
-
-
-_KEEP: Final = _Keep.KEEP
-
-
-@attrs.frozen
-class FlowData:
-    """Everything a flow has gathered; replaced as a whole by each successful event."""
-
-    # personal data stays out of reprs (and so out of tracebacks and logs)
-    pending: BankRedirect | None = attrs.field(default=None, repr=False)
-    bank_failures: int = 0
-    last_error: str | None = None
-    person: VerifiedPerson | None = attrs.field(default=None, repr=False)
-    customer: CustomerRecord | None = attrs.field(default=None, repr=False)
-    personal_id_confirmed: bool = False
-    details: ContactDetails | None = attrs.field(default=None, repr=False)
-    password_hash: str | None = attrs.field(default=None, repr=False)
-    review_token: str | None = attrs.field(default=None, repr=False)
-    outcome: Outcome | None = None
-
-    def _replace(
-        self,
-        *,
-        pending: BankRedirect | _Keep | None = _KEEP,
-        bank_failures: int | _Keep = _KEEP,
-        last_error: str | _Keep | None = _KEEP,
-        person: VerifiedPerson | _Keep | None = _KEEP,
-        customer: CustomerRecord | _Keep | None = _KEEP,
-        personal_id_confirmed: bool | _Keep = _KEEP,
-        details: ContactDetails | _Keep | None = _KEEP,
-        password_hash: str | _Keep | None = _KEEP,
-        review_token: str | _Keep | None = _KEEP,
-        outcome: Outcome | _Keep | None = _KEEP,
-    ) -> FlowData:
-        """A copy with the fields given changed, like `attrs.evolve` at under half its cost.
-
-        Every event makes at least one; evolve looks the fields up and calls with keywords.
-        Typed per field, so mypy checks the calls as its attrs plugin checks evolve's; a test
-        keeps the parameters equal to the fields.
-        """
-        return FlowData(
-            self.pending if pending is _KEEP else pending,
-            self.bank_failures if bank_failures is _KEEP else bank_failures,
-            self.last_error if last_error is _KEEP else last_error,
-            self.person if person is _KEEP else person,
-            self.customer if customer is _KEEP else customer,
-            self.personal_id_confirmed if personal_id_confirmed is _KEEP else personal_id_confirmed,
-            self.details if details is _KEEP else details,
-            self.password_hash if password_hash is _KEEP else password_hash,
-            self.review_token if review_token is _KEEP else review_token,
-            self.outcome if outcome is _KEEP else outcome,
-        )
 
 
 class RegistrationFlow:
@@ -149,9 +79,7 @@ class RegistrationFlow:
     __slots__ = (
         "_audit",
         "_data",
-        "_offered_token",
         "_ports",
-        "_proposed",
         "_state",
         "created_at",
         "customer_type",
@@ -187,8 +115,6 @@ class RegistrationFlow:
         # Kept in snapshot form ([at, event, from, to, outcome]), so that restoring and
         # snapshotting a flow does not convert its history each time; `audit` builds the values.
         self._audit: list[list[str]] = [list(entry) for entry in audit]
-        self._proposed: FlowData | None = None
-        self._offered_token: str | None = None
 
     # -- construction -------------------------------------------------------------------------
 
@@ -221,13 +147,11 @@ class RegistrationFlow:
         Raises `SnapshotInvalid` for a malformed snapshot or an unknown schema version. Does not
         check expiry: the next event does, or call `check_expiry()`.
         """
-        from_snapshot: Callable[..., RegistrationFlow] = _snapshots().flow_from_snapshot
-        return from_snapshot(cls, snapshot, ports)
+        return flow_from_snapshot(cls, snapshot, ports)
 
     def snapshot(self) -> Snapshot:
         """The flow as a versioned, JSON-safe dict (never a plaintext password)."""
-        to_snapshot: Callable[[RegistrationFlow], Snapshot] = _snapshots().flow_to_snapshot
-        return to_snapshot(self)
+        return flow_to_snapshot(self)
 
     # -- what the flow knows ------------------------------------------------------------------
 
@@ -321,39 +245,12 @@ class RegistrationFlow:
     def __repr__(self) -> str:
         return f"<RegistrationFlow {self.log_id}... {self._state}>"
 
-    # -- guards (named in the table; the shared machine calls them) ---------------------------
-
-    @property
-    def _view(self) -> FlowData:
-        return self._proposed if self._proposed is not None else self._data
-
-    def is_identified(self) -> bool:
-        """The bank verified the person, the code is valid, and a customer record matches it."""
-        view = self._view
-        return view.person is not None and view.customer is not None
-
-    def is_personal_id_confirmed(self) -> bool:
-        """The user checked their personal identity code (phase 2)."""
-        return self._view.personal_id_confirmed
-
-    def are_details_valid(self) -> bool:
-        """Details and password passed validation and the policy (checked in submit_details)."""
-        view = self._view
-        return view.details is not None and view.password_hash is not None
-
-    def is_approved(self) -> bool:
-        """The review token offered matches the details shown in review."""
-        token, offered = self._view.review_token, self._offered_token
-        if token is None or not isinstance(offered, str):
-            return False
-        return hmac.compare_digest(token.encode(), offered.encode())
-
     # -- events -------------------------------------------------------------------------------
 
     def select_bank(self, bank_id: str) -> BankRedirect:
         """Phase 1: choose a bank; returns where to send the user."""
 
-        def decide() -> tuple[str | None, FlowData]:
+        def decide() -> tuple[Branch | None, FlowData]:
             if not isinstance(bank_id, str) or bank_id not in {
                 b.id for b in self._ports.bank.banks()
             }:
@@ -394,11 +291,7 @@ class RegistrationFlow:
 
     def approve(self, review_token: str) -> Outcome:
         """Phase 4: approve the reviewed details; creates the account and queues the email."""
-        self._offered_token = review_token
-        try:
-            self._apply(Event.approve, lambda: (None, self._data))
-        finally:
-            self._offered_token = None
+        self._apply(Event.approve, lambda: (None, self._data), offered_token=review_token)
         assert self._data.outcome is not None  # noqa: S101  # set by the transition
         return self._data.outcome
 
@@ -412,7 +305,13 @@ class RegistrationFlow:
 
     # -- the one way an event changes the flow ------------------------------------------------
 
-    def _apply(self, event: Event, decide: Callable[[], tuple[str | None, FlowData]]) -> None:
+    def _apply(
+        self,
+        event: Event,
+        decide: Callable[[], tuple[Branch | None, FlowData]],
+        *,
+        offered_token: object = None,
+    ) -> None:
         now = self._ports.clock.now()
         self._expire_if_due(now)
         if not machine.rows_for(self._state, event):
@@ -428,17 +327,15 @@ class RegistrationFlow:
             raise AssertionError(msg)
         if row.dest.terminal:
             proposed = proposed._replace(outcome=self._outcome_for(row, proposed))
-        self._take(row, proposed, now)
+        self._take(row, Proposal(proposed, offered_token), now)
 
-    def _take(self, row: Transition, proposed: FlowData, now: dt.datetime) -> None:
-        """Fire `row` on the shared machine against `proposed`; commit it only if it fired."""
+    def _take(self, row: Transition, proposal: Proposal[FlowData], now: dt.datetime) -> None:
+        """Fire `row` on the shared machine with `proposal`; commit it only if it fired."""
         before = self._state
-        self._proposed = proposed
         try:
-            # The machine checks the row's guards against `_proposed`, runs the row's effect
-            # (which may replace `_proposed`), then sets the state.
-            fired = machine.fire(self, row)
-            proposed = self._proposed
+            # The machine checks the row's guards against the proposal, runs the row's effect
+            # (which may replace the proposal's data), then sets the state.
+            fired = machine.fire(self, row, proposal)
         except MachineError as error:  # pragma: no cover  # the row was checked to exist
             self._state = before
             raise InvalidTransition(
@@ -447,20 +344,20 @@ class RegistrationFlow:
         except BaseException:
             self._state = before
             raise
-        finally:
-            self._proposed = None
+        proposed = proposal.data
         if fired:
             self._state = row.dest  # the machine stored the plain name; keep the enum member
         else:
             self._state = before
-            failed = next(g for g in row.guards if not self._guard_holds(g, proposed))
+            failed = machine.failed_guard(row, proposal)
+            assert failed is not None  # noqa: S101  # the machine refused: a guard failed
             log.info("flow %s: %s refused, guard %s", self.log_id, row.event, failed)
             raise GuardFailed(machine.GUARD_FAILURE_CODES[failed])
         self._data = proposed
         if row.event is not Event.expire:  # an expired flow's expiry stays when it expired
             self.expires_at = now + self._ports.settings.flow_ttl
-        outcome = row.reason or row.branch or "ok"
-        if row.branch == "bank_failed" and proposed.last_error:
+        outcome = row.reason or (str(row.branch) if row.branch else "ok")
+        if row.branch is Branch.bank_failed and proposed.last_error:
             outcome = proposed.last_error
         # str() gives a StrEnum's plain value, at a fraction of the cost of `.value`
         self._audit.append(
@@ -468,26 +365,18 @@ class RegistrationFlow:
         )
         log.info("flow %s: %s %s -> %s (%s)", self.log_id, row.event, row.source, row.dest, outcome)
 
-    def _guard_holds(self, guard: Guard, proposed: FlowData) -> bool:
-        self._proposed = proposed
-        try:
-            holds: bool = getattr(self, str(guard))()
-            return holds
-        finally:
-            self._proposed = None
-
     def _expire_if_due(self, now: dt.datetime) -> None:
         if self._state.terminal or now <= self.expires_at:  # DESIGN: events *after* expires_at
             return
         row = machine.row(self._state, Event.expire)
         assert row is not None  # noqa: S101  # every active state has an expire row
         proposed = self._data._replace(outcome=self._outcome_for(row, self._data))
-        self._take(row, proposed, now)
+        self._take(row, Proposal(proposed), now)
         raise FlowExpired
 
     # -- what the events work out -------------------------------------------------------------
 
-    def _identify(self, callback: BankCallback) -> tuple[str | None, FlowData]:
+    def _identify(self, callback: BankCallback) -> tuple[Branch | None, FlowData]:
         data = self._data
         assert data.pending is not None  # noqa: S101  # awaiting_bank always has a redirect
         failure: str | None
@@ -502,21 +391,21 @@ class RegistrationFlow:
         if failure is not None:
             failures = data.bank_failures + 1
             branch = (
-                "identification_failed"
+                Branch.identification_failed
                 if failures >= self._ports.settings.max_bank_failures
-                else "bank_failed"
+                else Branch.bank_failed
             )
             return branch, data._replace(pending=None, bank_failures=failures, last_error=failure)
         person = attrs.evolve(person, personal_id=hetu.compact(person.personal_id))
         cleared = data._replace(pending=None, last_error=None)
         if self._ports.accounts.exists_for_person(person.personal_id):
-            return "already_registered", cleared
+            return Branch.already_registered, cleared
         record = self._ports.customers.find_by_personal_id(person.personal_id)
         if record is None:
-            return "customer_not_found", cleared
+            return Branch.customer_not_found, cleared
         if not record.identifiable:
-            return "incomplete_contract_data", cleared
-        return "identified", cleared._replace(person=person, customer=record)
+            return Branch.incomplete_contract_data, cleared
+        return Branch.identified, cleared._replace(person=person, customer=record)
 
     def _accept_details(self, details: ContactDetails, password: str) -> FlowData:
         if not isinstance(details, ContactDetails):
@@ -556,10 +445,9 @@ class RegistrationFlow:
             review_token=secrets.token_urlsafe(24),
         )
 
-    def _create_account(self) -> None:
+    def _create_account(self, proposal: Proposal[FlowData]) -> None:
         """approve's effect (see the table): account, contract links and email, in one unit."""
-        assert self._proposed is not None  # noqa: S101  # called by the machine inside _take
-        self._proposed = self._account_created(self._proposed)
+        proposal.data = self._account_created(proposal.data)
 
     def _account_created(self, data: FlowData) -> FlowData:
         # reviewing is reached only with all four (the guards held)
@@ -620,13 +508,6 @@ class RegistrationFlow:
         if row.dest is State.needs_customer_service:
             contacts = (self._ports.settings.customer_service,)
         return Outcome(reason=row.reason, contacts=contacts)
-
-
-@functools.cache
-def _snapshots() -> types.ModuleType:
-    # regflow.snapshot imports this module (for FlowData), so it is imported on first use; a
-    # function-level import statement would cost a lookup on every restore and snapshot.
-    return importlib.import_module("regflow.snapshot")
 
 
 def changed_fields(

@@ -1,30 +1,38 @@
 """The registration flow's states, events and transition table: the one place the flow is defined.
 
-Theory of operation. `TRANSITIONS` below is the whole state machine, as data. One
-`transitions.Machine` is built from it, once, at first use, and serves every flow: a flow is
-never added to it as a model (that would keep a reference to every flow alive); instead an event
-asks the shared machine to fire a trigger on the flow passed in. Guards are methods of the flow,
-named in the table, which the machine calls as conditions. `auto_transitions` is off (its
-`to_<state>()` triggers would skip the guards) and invalid triggers raise.
+Theory of operation. `TRANSITIONS` below is the whole state machine, as data: one row per
+(event, source state, branch), naming the destination, the guards that must hold, the outcome
+reason a terminal row records and the effect run on the way. One `transitions.Machine` is built
+from it, once, at first use, and serves every flow: a flow is never added to it as a model (that
+would keep a reference to every flow alive); instead `fire` runs the row's transition on the flow
+passed in. `auto_transitions` is off (its `to_<state>()` triggers would skip the guards) and
+invalid triggers raise.
 
-A row may name an `effect`: a flow method the machine runs once the guards held and before the
-state changes (approve's account creation). If the effect raises, the state does not change.
+An event never changes the flow while it works. The flow reads its ports, builds its next data as
+a new frozen value and wraps it in a `Proposal` (with the review token offered, for approve).
+The guards are the pure functions below, of that proposal alone; the machine calls them as the
+row's conditions with the proposal as the event's argument. A row's `effect` is a flow method the
+machine runs once the guards held and before the state changes (approve's account creation); it
+puts its result on the proposal. If a guard fails or the effect raises, the flow keeps its state
+and data; only when the row fired does the flow take the proposal's data.
 
 Some events have several outcomes (identification can succeed, find no customer, find the person
-already registered, ...). Each outcome is its own row, told apart by `branch`; the flow works out
-which branch applies from the ports' answers, then fires `event.branch`, so the table still
-decides where the flow goes and which guards must hold.
+already registered, ...). Each outcome is its own row, told apart by its `Branch`; the flow works
+out which branch applies from the ports' answers, then fires that row, so the table still decides
+where the flow goes and which guards must hold.
 
 The README's state diagram is generated from this table (`mermaid()`), and a test keeps the two
-equal. This module does no I/O and imports no adapter.
+equal. This module does no I/O and imports nothing else of regflow (the flow's data records in
+`regflow.model` name these states; the guards read them through `ProposedData`).
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import threading
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 from transitions import Machine, MachineError
@@ -78,8 +86,19 @@ class Event(enum.StrEnum):
     expire = "expire"  # not a method: any event after the expiry time fires it
 
 
+class Branch(enum.StrEnum):
+    """The outcomes of `complete_identification`, each a row of its own."""
+
+    identified = "identified"
+    customer_not_found = "customer_not_found"
+    incomplete_contract_data = "incomplete_contract_data"
+    already_registered = "already_registered"
+    bank_failed = "bank_failed"  # the bank said no, or its answer did not verify: try again
+    identification_failed = "identification_failed"  # bank_failed once too often
+
+
 class Guard(enum.StrEnum):
-    """Conditions named in the table; each is a method of `RegistrationFlow`."""
+    """Conditions named in the table; each is the function of the same name below."""
 
     is_identified = "is_identified"
     is_personal_id_confirmed = "is_personal_id_confirmed"
@@ -96,6 +115,94 @@ GUARD_FAILURE_CODES: Final[dict[Guard, str]] = {
 }
 
 
+class ProposedData(Protocol):
+    """What the guards read of a flow's proposed data (`regflow.model.FlowData` has it)."""
+
+    @property
+    def person(self) -> object | None: ...
+
+    @property
+    def customer(self) -> object | None: ...
+
+    @property
+    def personal_id_confirmed(self) -> bool: ...
+
+    @property
+    def details(self) -> object | None: ...
+
+    @property
+    def password_hash(self) -> str | None: ...
+
+    @property
+    def review_token(self) -> str | None: ...
+
+
+_D = TypeVar("_D", bound=ProposedData)
+
+
+class Proposal(Generic[_D]):
+    """An event's proposed next data, and the review token offered (approve only).
+
+    The machine passes it to the guards and to the row's effect, which may replace `data`.
+    """
+
+    __slots__ = ("data", "offered_token")
+
+    def __init__(self, data: _D, offered_token: object = None) -> None:
+        self.data = data
+        self.offered_token = offered_token  # as the caller gave it: is_approved checks the type
+
+
+# -- the guards: pure functions of the proposal ------------------------------------------------
+# Each event builds its data before the guards run, so some guards cannot fail through the
+# public events: `are_details_valid` on submit_details (the event sets details and password hash,
+# or raises DetailsRejected first), and, on flows that `RegistrationFlow.restore` accepts,
+# `is_identified` and `are_details_valid` (restore refuses a state without the data every way
+# into it gathers). They still hold the table's rules: the tests call them directly and fire them
+# on flows built with the low-level constructor.
+
+
+def is_identified(proposal: Proposal[_D]) -> bool:
+    """The bank verified the person, the code is valid, and a customer record matches it."""
+    data = proposal.data
+    return data.person is not None and data.customer is not None
+
+
+def is_personal_id_confirmed(proposal: Proposal[_D]) -> bool:
+    """The user checked their personal identity code (phase 2)."""
+    return proposal.data.personal_id_confirmed
+
+
+def are_details_valid(proposal: Proposal[_D]) -> bool:
+    """Details and password passed validation and the policy (checked in submit_details)."""
+    data = proposal.data
+    return data.details is not None and data.password_hash is not None
+
+
+def is_approved(proposal: Proposal[_D]) -> bool:
+    """The review token offered matches the details shown in review."""
+    token, offered = proposal.data.review_token, proposal.offered_token
+    if token is None or not isinstance(offered, str):
+        return False
+    return hmac.compare_digest(token.encode(), offered.encode())
+
+
+GUARDS: Final[dict[Guard, Callable[[Proposal[Any]], bool]]] = {
+    Guard.is_identified: is_identified,
+    Guard.is_personal_id_confirmed: is_personal_id_confirmed,
+    Guard.are_details_valid: are_details_valid,
+    Guard.is_approved: is_approved,
+}
+
+
+def failed_guard(transition: Transition, proposal: Proposal[_D]) -> Guard | None:
+    """The first of `transition`'s guards that does not hold for `proposal`, or None."""
+    for guard in transition.guards:
+        if not GUARDS[guard](proposal):
+            return guard
+    return None
+
+
 @attrs.frozen
 class Transition:
     """One row of the table. `reason` is the outcome reason a terminal row records."""
@@ -104,7 +211,7 @@ class Transition:
     source: State
     dest: State
     guards: tuple[Guard, ...] = ()
-    branch: str | None = None
+    branch: Branch | None = None
     reason: str | None = None
     effect: str | None = None  # flow method run after the guards held, before the state changes
 
@@ -114,76 +221,27 @@ class Transition:
         return f"{self.event}.{self.branch}" if self.branch else str(self.event)
 
 
-_S, _E, _G = State, Event, Guard
+_S, _E, _G, _B, _T = State, Event, Guard, Branch, Transition  # short names: one row per line
+_I = (_E.complete_identification, _S.awaiting_bank)  # identification: a row per branch
+_APPROVAL = (_G.is_identified, _G.is_personal_id_confirmed, _G.are_details_valid, _G.is_approved)
 
 TRANSITIONS: Final[tuple[Transition, ...]] = (
-    Transition(_E.select_bank, _S.choosing_bank, _S.awaiting_bank),
-    Transition(
-        _E.bank_not_listed, _S.choosing_bank, _S.needs_customer_service, reason="bank_not_listed"
-    ),
-    Transition(_E.choose_other_bank, _S.awaiting_bank, _S.choosing_bank),
-    Transition(
-        _E.complete_identification,
-        _S.awaiting_bank,
-        _S.confirming_personal_id,
-        guards=(_G.is_identified,),
-        branch="identified",
-    ),
-    Transition(
-        _E.complete_identification,
-        _S.awaiting_bank,
-        _S.needs_customer_service,
-        branch="customer_not_found",
-        reason="customer_not_found",
-    ),
-    Transition(
-        _E.complete_identification,
-        _S.awaiting_bank,
-        _S.needs_customer_service,
-        branch="incomplete_contract_data",
-        reason="incomplete_contract_data",
-    ),
-    Transition(
-        _E.complete_identification,
-        _S.awaiting_bank,
-        _S.already_registered,
-        branch="already_registered",
-        reason="already_registered",
-    ),
-    Transition(
-        _E.complete_identification, _S.awaiting_bank, _S.choosing_bank, branch="bank_failed"
-    ),
-    Transition(
-        _E.complete_identification,
-        _S.awaiting_bank,
-        _S.needs_customer_service,
-        branch="identification_failed",
-        reason="identification_failed",
-    ),
-    Transition(
-        _E.confirm_personal_id,
-        _S.confirming_personal_id,
-        _S.entering_details,
-        guards=(_G.is_identified,),
-    ),
-    Transition(
-        _E.submit_details, _S.entering_details, _S.reviewing, guards=(_G.are_details_valid,)
-    ),
-    Transition(_E.edit, _S.reviewing, _S.entering_details),
-    Transition(
-        _E.approve,
-        _S.reviewing,
-        _S.completed,
-        guards=(
-            _G.is_identified,
-            _G.is_personal_id_confirmed,
-            _G.are_details_valid,
-            _G.is_approved,
-        ),
-        effect="_create_account",
-    ),
-    *(Transition(_E.cancel, s, _S.cancelled, reason="cancelled") for s in ACTIVE_STATES),
-    *(Transition(_E.expire, s, _S.expired, reason="expired") for s in ACTIVE_STATES),
+    # event, source, dest, guards, branch, reason (a terminal row's outcome reason), effect=
+    _T(_E.select_bank, _S.choosing_bank, _S.awaiting_bank),
+    _T(_E.bank_not_listed, _S.choosing_bank, _S.needs_customer_service, reason="bank_not_listed"),
+    _T(_E.choose_other_bank, _S.awaiting_bank, _S.choosing_bank),
+    _T(*_I, _S.confirming_personal_id, (_G.is_identified,), _B.identified),
+    _T(*_I, _S.needs_customer_service, (), _B.customer_not_found, "customer_not_found"),
+    _T(*_I, _S.needs_customer_service, (), _B.incomplete_contract_data, "incomplete_contract_data"),
+    _T(*_I, _S.already_registered, (), _B.already_registered, "already_registered"),
+    _T(*_I, _S.choosing_bank, (), _B.bank_failed),
+    _T(*_I, _S.needs_customer_service, (), _B.identification_failed, "identification_failed"),
+    _T(_E.confirm_personal_id, _S.confirming_personal_id, _S.entering_details, (_G.is_identified,)),
+    _T(_E.submit_details, _S.entering_details, _S.reviewing, (_G.are_details_valid,)),
+    _T(_E.edit, _S.reviewing, _S.entering_details),
+    _T(_E.approve, _S.reviewing, _S.completed, _APPROVAL, effect="_create_account"),
+    *(_T(_E.cancel, s, _S.cancelled, reason="cancelled") for s in ACTIVE_STATES),
+    *(_T(_E.expire, s, _S.expired, reason="expired") for s in ACTIVE_STATES),
 )
 
 
@@ -225,7 +283,7 @@ def rows_for(state: State, event: Event) -> tuple[Transition, ...]:
     return _BY_EVENT.get((state, event), ())
 
 
-def row(state: State, event: Event, branch: str | None = None) -> Transition | None:
+def row(state: State, event: Event, branch: Branch | None = None) -> Transition | None:
     """The row for `event` (and `branch`) from `state`, or None."""
     trigger = f"{event}.{branch}" if branch else str(event)
     return _BY_TRIGGER.get((state, trigger))
@@ -247,7 +305,7 @@ def _new_machine() -> Machine:
                 "trigger": r.trigger,
                 "source": r.source.value,
                 "dest": r.dest.value,
-                "conditions": [str(g) for g in r.guards],
+                "conditions": [GUARDS[g] for g in r.guards],
                 "before": [r.effect] if r.effect else [],
             }
             for r in TRANSITIONS
@@ -269,8 +327,11 @@ def shared_machine() -> Machine:
     return _machine
 
 
-def fire(model: object, transition: Transition) -> bool:
-    """Fire `transition`'s trigger on `model`; False when a guard did not hold.
+def fire(model: object, transition: Transition, proposal: Proposal[_D]) -> bool:
+    """Fire `transition`'s trigger on `model` with `proposal`; False when a guard did not hold.
+
+    The guards and the row's effect get `proposal` as the event's argument; the effect may
+    replace `proposal.data`.
 
     The shared machine's transition for the row runs itself (`transitions.Transition.execute`):
     it checks the guards, runs the effect and sets the state. `Event.trigger` would first find
@@ -290,7 +351,7 @@ def fire(model: object, transition: Transition) -> bool:
     # one row, so one transitions.Transition, per source and trigger (checked by `_index`)
     [executable] = event.transitions[source]
     result: bool = executable.execute(
-        EventData(shared.states[source], event, shared, model, (), {})
+        EventData(shared.states[source], event, shared, model, (proposal,), {})
     )
     return result
 
@@ -305,7 +366,7 @@ def mermaid(rows: Iterable[Transition] = TRANSITIONS) -> str:
         if r.event in {Event.cancel, Event.expire}:
             continue
         label = str(r.event)
-        if r.branch and r.branch != "identified":
+        if r.branch and r.branch is not Branch.identified:
             label += f" [{r.branch}]"
         if r.guards:
             label += " / " + " and ".join(str(g) for g in r.guards)

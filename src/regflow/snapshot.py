@@ -14,7 +14,7 @@ import enum
 import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import attrs
 import cattrs
@@ -22,12 +22,10 @@ from cattrs.preconf.json import make_converter
 
 from regflow import model
 from regflow.errors import SnapshotInvalid, UnsupportedLanguage
-from regflow.flow import FlowData
 from regflow.machine import State
-from regflow.model import ContractKind
+from regflow.model import ContractKind, FlowData
 
 if TYPE_CHECKING:
-    from regflow.flow import RegistrationFlow
     from regflow.ports import Ports, Snapshot
 
 SCHEMA_VERSION: Final = 1
@@ -67,7 +65,40 @@ def _enum(kind: type[enum.Enum]) -> Callable[[Any, Any], Any]:
 for _enum_type in (ContractKind, State):
     _converter.register_structure_hook(_enum_type, _enum(_enum_type))
 
-_F = TypeVar("_F", bound="RegistrationFlow")
+
+class SnapshotFlow(Protocol):
+    """What the codec reads of a flow: `RegistrationFlow` has it.
+
+    A protocol rather than the class, so that this module does not import `regflow.flow` (which
+    imports this one): the import graph stays acyclic (see the import-linter contracts).
+    """
+
+    # read-only: the codec only reads (and a flow's `language` is a narrower Literal)
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def customer_type(self) -> str: ...
+
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+    @property
+    def expires_at(self) -> dt.datetime: ...
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def data(self) -> FlowData: ...
+
+    def audit_records(self) -> list[list[str]]: ...
+
+
+_F = TypeVar("_F", bound=SnapshotFlow)
 _STATE_NAMES: Final = frozenset(State)
 _FLOW_ID: Final = re.compile(r"[A-Za-z0-9_-]{22,64}")
 # The shape of a compact personal identity code (fully validated when the bank returned it; a
@@ -233,7 +264,7 @@ def _aware(value: Any) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-def flow_to_snapshot(flow: RegistrationFlow) -> Snapshot:
+def flow_to_snapshot(flow: SnapshotFlow) -> Snapshot:
     """The JSON-safe snapshot of `flow`."""
 
     return {
@@ -249,7 +280,7 @@ def flow_to_snapshot(flow: RegistrationFlow) -> Snapshot:
     }
 
 
-def flow_from_snapshot(cls: type[_F], snapshot: Snapshot, ports: Ports) -> _F:
+def flow_from_snapshot(cls: Callable[..., _F], snapshot: Snapshot, ports: Ports) -> _F:
     """Rebuild a flow of class `cls` from a snapshot, migrating older schema versions."""
 
     if not isinstance(snapshot, dict):
@@ -275,7 +306,7 @@ def flow_from_snapshot(cls: type[_F], snapshot: Snapshot, ports: Ports) -> _F:
     return flow
 
 
-def _check_consistent(flow: RegistrationFlow) -> None:
+def _check_consistent(flow: SnapshotFlow) -> None:
     """Refuse data that no sequence of events could have produced for the flow's state."""
     data, state = flow.data, flow.state
     if not _FLOW_ID.fullmatch(flow.id):

@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 from transitions import MachineError
 
-from regflow import RegistrationFlow
+from regflow import FlowData, RegistrationFlow
+from regflow import machine as machine_module
 from regflow.machine import (
     ACTIVE_STATES,
+    GUARDS,
     TERMINAL_STATES,
     TRANSITIONS,
+    Branch,
     Event,
     Guard,
+    Proposal,
     State,
     allowed_events,
     fire,
@@ -48,13 +52,13 @@ def test_terminal_states_have_no_way_out() -> None:
         assert any(r.event is Event.expire for r in TRANSITIONS if r.source is state)
 
 
-def test_events_and_guards_are_methods_of_the_flow() -> None:
-    """Each event (but expire) and each guard named in the table is a method of the flow."""
+def test_events_are_methods_of_the_flow_and_guards_functions_of_the_machine() -> None:
+    """Each event (but expire) is a flow method; each guard is the machine function of its name."""
     for event in Event:
         if event is not Event.expire:
             assert callable(getattr(RegistrationFlow, event.value))
     for guard in Guard:
-        assert callable(getattr(RegistrationFlow, guard.value))
+        assert GUARDS[guard] is getattr(machine_module, guard.value)
     for row in TRANSITIONS:
         if row.effect:
             assert callable(getattr(RegistrationFlow, row.effect))
@@ -92,5 +96,12 @@ def test_fire_refuses_a_row_of_another_state(ports: Ports) -> None:
     flow = flow_in(State.choosing_bank, ports)
     (row,) = [r for r in TRANSITIONS if r.event is Event.confirm_personal_id]
     with pytest.raises(MachineError):
-        fire(flow, row)
+        fire(flow, row, Proposal(FlowData()))
     assert flow.state is State.choosing_bank
+
+
+def test_identification_rows_are_the_branches() -> None:
+    """complete_identification has one row per `Branch`, and no other row has a branch."""
+    identification = [r for r in TRANSITIONS if r.event is Event.complete_identification]
+    assert [r.branch for r in identification] == list(Branch)
+    assert all(r.branch is None for r in TRANSITIONS if r not in identification)

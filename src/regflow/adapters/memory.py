@@ -1,4 +1,4 @@
-"""In-memory adapters: a working fake for every port, plus `demo_ports()` with demo customers.
+"""In-memory adapters: a working fake for every port (`demo_ports()` is in `regflow.bootstrap`).
 
 `InMemoryAccountStore` implements three ports at once: `AccountStore`, `Outbox` and
 `LoginAttempts`. The demo customers live in `regflow.demo` and the real clock in
@@ -50,8 +50,7 @@ from regflow.model import (
     OutboxMessage,
     VerifiedPerson,
 )
-from regflow.ports import PasswordHasher, Ports, Snapshot, StoredFlow
-from regflow.settings import Settings
+from regflow.ports import Ports, Snapshot, StoredFlow
 from regflow.validation import email_key
 
 FINNISH_BANKS: Final[tuple[Bank, ...]] = (
@@ -543,19 +542,12 @@ class ManualClock:
             self._now += delta
 
 
-def demo_ports(
-    *,
-    hasher: PasswordHasher | None = None,
-    clock: ManualClock | None = None,
-    settings: Settings | None = None,
-) -> Ports:
-    """Every port wired to its in-memory fake, with the demo customers, on a `ManualClock`.
+def __getattr__(name: str) -> object:
+    """`demo_ports`, the README's older import path, lives in `regflow.bootstrap` (the one place
+    that wires the library); loaded on first use, since bootstrap imports this module."""
+    if name == "demo_ports":
+        from regflow.bootstrap import demo_ports
 
-    Johan Eriksson (150380-123P) already has an account (johan.eriksson@example.fi).
-    `hasher` defaults to argon2id at OWASP's parameters; tests may pass
-    `Argon2Hasher.insecure_fast()`. The same as `regflow.bootstrap.demo_app(...).ports`;
-    `InMemoryStorage.of(ports)` gives back its storage.
-    """
-    from regflow.bootstrap import demo_app  # bootstrap imports this module; no cycle at import
-
-    return demo_app(hasher=hasher, clock=clock or ManualClock(), settings=settings).ports
+        return demo_ports
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
