@@ -26,10 +26,11 @@ SMTP_PASSWORD = "relay-secret"
 
 
 class Inbox:
-    """An aiosmtpd handler that parses and keeps every message."""
+    """An aiosmtpd handler that parses and keeps every message (and its bytes, in `raw`)."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
 
     async def handle_DATA(  # aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any
@@ -38,6 +39,7 @@ class Inbox:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.raw.append(envelope.content)
         return "250 Message accepted"
 
     def with_id(self, message_id: str) -> list[EmailMessage]:

@@ -217,7 +217,7 @@ class Registration:
             )
         banks = list(flow.banks)
         not_listed = str(len(banks) + 1)
-        options = [(str(number), bank.name) for number, bank in enumerate(banks, 1)]
+        options = [(str(number), bank.label(self.language)) for number, bank in enumerate(banks, 1)]
         options += [(not_listed, self.t("bank_not_listed")), (CANCEL, self.t("cancel"))]
         answer = self.choose(options)
         if answer == CANCEL:
@@ -230,7 +230,9 @@ class Registration:
         """Phase 1 at the (simulated) bank: identify as someone, cancel, fail, or go back."""
         redirect = flow.redirect
         assert redirect is not None  # noqa: S101  # awaiting_bank always has a redirect
-        bank_name = next((b.name for b in flow.banks if b.id == redirect.bank_id), "")
+        bank_name = next(
+            (b.label(self.language) for b in flow.banks if b.id == redirect.bank_id), ""
+        )
         self.term.say()
         self.term.say(self.t("bank_page", bank=bank_name))
         self.term.say("  " + self.t("bank_redirect", url=redirect.url))

@@ -5,6 +5,7 @@ table is in `regflow.machine`, the ports in `regflow.ports`, the fakes in
 `regflow.adapters.memory`, the password rules in `regflow.policy`.
 """
 
+from regflow._i18n import normalize_language
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
@@ -103,4 +104,5 @@ __all__ = [
     "authenticate",
     "deliver_pending_emails",
     "message_for",
+    "normalize_language",
 ]

@@ -1,4 +1,4 @@
-"""The confirmation email, in the flow's language, as text and HTML."""
+"""The confirmation email, in the user's language, as text and HTML."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import html
 from typing import Final
 
-from regflow._i18n import N_, translate
+from regflow._i18n import N_, resolve_language, translate
 from regflow.model import Contact, EmailMessage
 
 DOMAIN: Final = "regflow"
@@ -44,7 +44,11 @@ def confirmation_email(
     customer_service: Contact,
     district_heating: Contact | None,
 ) -> EmailMessage:
-    """Build the confirmation email; `district_heating` adds the advisory's contact."""
+    """Build the confirmation email; `district_heating` adds the advisory's contact.
+
+    `language` is mapped by `normalize_language`; one regflow does not speak gives English.
+    """
+    language = resolve_language(language)
     paragraphs = [
         translate(DOMAIN, GREETING, language, name=name),
         translate(DOMAIN, BODY, language, username=to),

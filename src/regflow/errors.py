@@ -3,6 +3,11 @@
 Callers branch on the class or on `error.code` (a snake_case string that never changes once
 released) and show `error.message(language)` to the user. `str(error)` is the English message,
 for logs; no message ever contains a password or a personal identity code.
+
+Every `message(language)` and `message_for(code, language)` accepts any language value: tags such
+as `"FI"`, `"fi-FI"` or `"sv_FI"` map to their language (`regflow.normalize_language`), and
+anything regflow does not speak (`"de"`, `None`, `""`) gives the English message. Rendering never
+raises for a language; only `RegistrationFlow.start` refuses one, with `UnsupportedLanguage`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, Final, NamedTuple
 
 from regflow._i18n import N_, translate
+from regflow.model import CUSTOMER_SERVICE
 
 DOMAIN: Final = "regflow"
 
@@ -21,8 +27,8 @@ DOMAIN: Final = "regflow"
 MESSAGES: Final[Mapping[str, str]] = {
     # flow errors
     "invalid_transition": N_(
-        "This step is not possible now: {event} is not allowed while the registration is in "
-        "state {state}. Allowed here: {allowed}."
+        "This step is not possible at this point of the registration. Please continue from where "
+        "you left off."
     ),
     "flow_expired": N_("The registration has expired. Please start again."),
     "flow_not_found": N_("The registration was not found. Please start again."),
@@ -34,7 +40,8 @@ MESSAGES: Final[Mapping[str, str]] = {
     "unknown_bank": N_("The chosen bank is not available for identification."),
     "unsupported_language": N_("Please choose Swedish, Finnish or English."),
     "unsupported_customer_type": N_(
-        "Self-service registration is available to consumer customers only."
+        "Self-service registration is available to consumer customers only. Business customers "
+        "can register through customer service, {phone}."
     ),
     "concurrent_update": N_(
         "The registration was changed in another window or tab. Please reload and try again."
@@ -103,8 +110,11 @@ MESSAGES: Final[Mapping[str, str]] = {
 }
 
 
-def message_for(code: str, language: str = "en", /, **params: object) -> str:
-    """The user-facing text for any code regflow reports (errors, reasons, warnings, fields)."""
+def message_for(code: str, language: str | None = "en", /, **params: object) -> str:
+    """The user-facing text for any code regflow reports (errors, reasons, warnings, fields).
+
+    `language` is mapped by `normalize_language`; one regflow does not speak gives English.
+    """
     return translate(DOMAIN, MESSAGES[code], language, **params)
 
 
@@ -117,13 +127,17 @@ class RegflowError(Exception):
         self.params: dict[str, object] = params
         super().__init__(self.message("en"))
 
-    def message(self, language: str = "en") -> str:
-        """The user-facing message in `language` (sv, fi or en)."""
+    def message(self, language: str | None = "en") -> str:
+        """The user-facing message in `language` (sv, fi or en; any other value: English)."""
         return translate(DOMAIN, MESSAGES[self.code], language, **self.params)
 
 
 class InvalidTransition(RegflowError):
-    """The event is not allowed in the flow's current state; nothing changed."""
+    """The event is not allowed in the flow's current state; nothing changed.
+
+    The user-facing message names no internal state or event; `state`, `event` and `allowed`
+    carry them, and `str(error)` (for logs) names them too.
+    """
 
     code = "invalid_transition"
 
@@ -131,7 +145,11 @@ class InvalidTransition(RegflowError):
         self.state = state
         self.event = event
         self.allowed: tuple[str, ...] = tuple(allowed)
-        super().__init__(state=state, event=event, allowed=", ".join(self.allowed) or "-")
+        super().__init__()
+
+    def __str__(self) -> str:
+        allowed = ", ".join(self.allowed) or "-"
+        return f"{self.event} is not allowed in state {self.state} (allowed: {allowed})"
 
 
 class FlowExpired(RegflowError):
@@ -163,8 +181,8 @@ class FieldError(NamedTuple):
     field: str
     code: str
 
-    def message(self, language: str = "en") -> str:
-        """The user-facing message for this problem in `language`."""
+    def message(self, language: str | None = "en") -> str:
+        """The user-facing message for this problem in `language` (any other value: English)."""
         if self.code in MESSAGES:
             return translate(DOMAIN, MESSAGES[self.code], language)
         from regflow.policy import violation_message  # the password rules' own catalogue
@@ -212,22 +230,30 @@ class UnknownBank(RegflowError):
 
 
 class UnsupportedCustomerType(RegflowError):
-    """Only consumer customers can register themselves."""
+    """Only consumer customers can register themselves; the message names customer service.
+
+    `phone` is customer service's number: the flow passes its `Settings.customer_service`; left
+    out, it is that setting's default (the guide's 09 617 8080).
+    """
 
     code = "unsupported_customer_type"
 
-    def __init__(self, customer_type: str) -> None:
+    def __init__(self, customer_type: str, *, phone: str | None = None) -> None:
         self.customer_type = customer_type
-        super().__init__()
+        super().__init__(phone=CUSTOMER_SERVICE.phone if phone is None else phone)
 
 
 class UnsupportedLanguage(RegflowError):
-    """The language is not one regflow speaks (sv, fi, en)."""
+    """`RegistrationFlow.start` got a language it cannot map to sv, fi or en.
+
+    `language` is the refused value cut to 40 characters (its `repr` if it is not a string): it may
+    be anything a client sent.
+    """
 
     code = "unsupported_language"
 
-    def __init__(self, language: str) -> None:
-        self.language = language
+    def __init__(self, language: object) -> None:
+        self.language = (language if isinstance(language, str) else repr(language))[:40]
         super().__init__()
 
 

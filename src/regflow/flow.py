@@ -21,7 +21,7 @@ from stdnum.fi import hetu
 from transitions import MachineError
 
 from regflow import machine
-from regflow._i18n import LANGUAGES
+from regflow._i18n import LANGUAGES, normalize_language
 from regflow.emails import confirmation_email
 from regflow.errors import (
     DetailsRejected,
@@ -122,14 +122,22 @@ class RegistrationFlow:
     def start(
         cls, ports: Ports, *, language: str = "fi", customer_type: str = "consumer"
     ) -> RegistrationFlow:
-        """Start a registration in `choosing_bank`; only consumer customers may start one."""
+        """Start a registration in `choosing_bank`; only consumer customers may start one.
+
+        `language` is mapped by `normalize_language` ("FI", "fi-FI" and "sv_FI" work); a value
+        it cannot map raises `UnsupportedLanguage`.
+        """
         if customer_type not in SUPPORTED_CUSTOMER_TYPES:
-            raise UnsupportedCustomerType(customer_type)
+            raise UnsupportedCustomerType(
+                customer_type, phone=ports.settings.customer_service.phone
+            )
+        if (supported := normalize_language(language)) is None:
+            raise UnsupportedLanguage(language)
         now = ports.clock.now()
         flow = cls(
             ports,
             flow_id=secrets.token_urlsafe(FLOW_ID_BYTES),
-            language=language,
+            language=supported,
             customer_type=customer_type,
             state=State.choosing_bank,
             created_at=now,
@@ -473,7 +481,7 @@ class RegistrationFlow:
             flow_id=self.id,
             to=data.details.email,
             name=data.details.given_names.split(" ")[0] or data.details.family_name,
-            language=self.language,
+            language=data.details.language or self.language,  # the user's choice in phase 3
             customer_service=settings.customer_service,
             district_heating=settings.district_heating_advisory
             if "district_heating_not_linked" in warnings

@@ -15,7 +15,7 @@ from typing import Final
 
 import attrs
 
-from regflow._i18n import LANGUAGES
+from regflow._i18n import LANGUAGES, resolve_language
 from regflow.machine import State
 
 
@@ -39,6 +39,13 @@ def _contracts(value: Iterable[Contract]) -> tuple[Contract, ...]:
 
 def _strs(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
+
+
+def _bank_names(_instance: object, _attribute: object, value: Mapping[str, str]) -> None:
+    unknown = set(value) - set(LANGUAGES)
+    if unknown:
+        msg = f"bank names in unsupported languages: {sorted(unknown)}"
+        raise ValueError(msg)
 
 
 _str = attrs.validators.instance_of(str)
@@ -75,10 +82,22 @@ REQUIRED_BY_DEFAULT: Final[frozenset[str]] = frozenset(
 
 @attrs.frozen
 class Bank:
-    """One entry of phase 1's bank list."""
+    """One entry of phase 1's bank list: `name`, and `names` where a language calls it otherwise.
+
+    `Bank("spankki", "S-Pankki", names={"sv": "S-Banken", "en": "S-Bank"})`; show
+    `bank.label(language)`.
+    """
 
     id: str = attrs.field(validator=attrs.validators.matches_re(_BANK_ID))
     name: str = attrs.field(validator=_str)
+    # language (sv, fi, en) -> the bank's name in it; left out of the hash, as dicts cannot be
+    names: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_str_map, validator=_bank_names, hash=False
+    )
+
+    def label(self, language: str | None) -> str:
+        """The name in `language` (any other value: English, like all rendering), else `name`."""
+        return self.names.get(resolve_language(language), self.name)
 
 
 @attrs.frozen
@@ -225,6 +244,13 @@ class Contact:
     kind: str
     phone: str
     hours: str = ""
+
+
+# The guide's contacts: `Settings`' defaults (errors name customer service without a Settings).
+CUSTOMER_SERVICE: Final = Contact("customer_service", "09 617 8080")
+DISTRICT_HEATING_ADVISORY: Final = Contact(
+    "district_heating_advisory", "09 617 8013", "8.30\u201316.00"
+)
 
 
 @attrs.frozen

@@ -7,7 +7,13 @@ import datetime as dt
 import attrs
 import phonenumbers
 
-from regflow.model import CONTACT_FIELDS, REQUIRED_BY_DEFAULT, Contact
+from regflow.model import (
+    CONTACT_FIELDS,
+    CUSTOMER_SERVICE,
+    DISTRICT_HEATING_ADVISORY,
+    REQUIRED_BY_DEFAULT,
+    Contact,
+)
 
 
 def _check_required(_instance: object, _attribute: object, value: frozenset[str]) -> None:
@@ -64,7 +70,5 @@ class Settings:
     )
     phone_region: str = attrs.field(default="FI", validator=_known_region)
     allow_temporary_personal_ids: bool = False
-    customer_service: Contact = Contact("customer_service", "09 617 8080")  # noqa: RUF009  # frozen
-    district_heating_advisory: Contact = Contact(  # noqa: RUF009  # frozen value, safe to share
-        "district_heating_advisory", "09 617 8013", "8.30\u201316.00"
-    )
+    customer_service: Contact = CUSTOMER_SERVICE
+    district_heating_advisory: Contact = DISTRICT_HEATING_ADVISORY

@@ -125,7 +125,8 @@ def test_completed_registration_with_a_new_email(cli: Cli, storage: Sequence[str
     assert "Registration complete." in out
     assert "Your username: anna.liisa@example.org" in out
     assert "differs from the customer register in: Email." in out
-    assert "Subject: Your e-services account is ready" in out
+    # an English flow, but her preferred language (kept from the register) is Finnish
+    assert "Subject: Sähköisen asioinnin tilisi on valmis" in out
     assert "To: anna.liisa@example.org" in out
     assert "Continue to service selection." in out
     assert out.count("Subject:") == 1  # this registration's email only, not the demo account's
@@ -281,6 +282,9 @@ def test_already_registered_is_told_to_log_in_in_swedish(cli: Cli) -> None:
     assert result.returncode == 0
     assert "Du har redan ett konto." in result.stdout
     assert "Steg 2/4" not in result.stdout
+    assert "Sparbanken" in result.stdout  # the bank list in Swedish
+    assert "Mobilcertifikat" in result.stdout
+    assert "Mobiilivarmenne" not in result.stdout
 
 
 def test_business_customers_cannot_self_register(cli: Cli) -> None:
@@ -288,6 +292,7 @@ def test_business_customers_cannot_self_register(cli: Cli) -> None:
     result = cli(["2"])
     assert result.returncode == 0
     assert "available to consumer customers only" in result.stdout
+    assert "customer service, 09 617 8080" in result.stdout
     assert "Phase 1 of 4" not in result.stdout
 
 

@@ -16,20 +16,24 @@ from tests.smtp_fixtures import (  # noqa: F401  # fixtures
 )
 from tests.storage_support import memory_service, people, register_until_review
 
-from regflow import AdapterError, EmailMessage, deliver_pending_emails
+from regflow import AdapterError, CustomerRecord, EmailMessage, deliver_pending_emails
 from regflow.adapters.smtp import SmtpConfig, SmtpMailer, message_id_header
 from regflow.emails import SUBJECT, confirmation_message_id
 from regflow.outbox import OutboxPorts
 from regflow.service import RegistrationService
 
 RECORD = people(1)[0]
+# RECORD as a person who chose no language in phase 3: the email goes out in the flow's
+NO_CHOICE = attrs.evolve(RECORD, details=attrs.evolve(RECORD.details, language=""))
 SENDER = "no-reply@example.fi"
 
 
-def registered(language: str) -> tuple[RegistrationService, str]:
-    """An in-memory service where RECORD completed a registration in `language`."""
-    service = memory_service([RECORD])
-    flow = register_until_review(service, RECORD, language=language)
+def registered(
+    language: str, record: CustomerRecord = NO_CHOICE
+) -> tuple[RegistrationService, str]:
+    """An in-memory service where `record` completed a registration in `language`."""
+    service = memory_service([record])
+    flow = register_until_review(service, record, language=language)
     assert flow.review_token is not None
     service.approve(flow.id, flow.review_token)
     return service, flow.id
@@ -66,6 +70,52 @@ def test_confirmation_email_arrives_in_the_flow_language(
     assert text.get_content().replace("\r\n", "\n") == queued.message.text  # SMTP's CRLF
     assert html.get_content().rstrip() == queued.message.html.rstrip()
     assert RECORD.details.email in text.get_content()
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    """The message's lines; every one must end in CRLF (no bare CR or LF anywhere)."""
+    assert raw.endswith(b"\r\n")
+    lines = raw[:-2].split(b"\r\n")
+    assert not [line for line in lines if b"\r" in line or b"\n" in line]
+    return lines
+
+
+@pytest.mark.parametrize("language", ["sv", "fi", "en"])
+def test_raw_message_keeps_the_line_limits(
+    smtp_server: SmtpServer,  # noqa: F811  # the fixture imported above
+    language: str,
+) -> None:
+    """As received: 7-bit, CRLF lines, quoted-printable lines <= 76, every line <= 998."""
+    long_name = attrs.evolve(RECORD.details, given_names="Anna-Liisa Maria Eveliina", language="")
+    record = attrs.evolve(RECORD, details=long_name)
+    service, flow_id = registered(language, record)
+    (queued,) = service.ports.accounts.pending_messages(service.ports.clock.now(), 10)
+    mailer = SmtpMailer(SmtpConfig(sender=SENDER, host=smtp_server.host, port=smtp_server.port))
+    assert relay_through(service, mailer) == 1
+    (raw,) = smtp_server.inbox.raw
+    assert raw.isascii()  # no 8BITMIME needed
+    lines = _lines(raw)
+    assert max(len(line) for line in lines) <= 998  # RFC 5322 section 2.1.1, the hard limit
+    header = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert f"\r\nMessage-ID: <{confirmation_message_id(flow_id)}@example.fi>\r\n" in header
+    # RFC 2045 section 6.7: the body lines of every quoted-printable part are at most 76
+    (received,) = smtp_server.inbox.messages
+    boundary = received.get_boundary()
+    assert boundary is not None
+    parts = raw.split(f"\r\n--{boundary}".encode())[1:-1]  # between preamble and the end
+    assert len(parts) == 2  # text and HTML
+    for part in parts:
+        part_header, body = part.split(b"\r\n\r\n", 1)
+        assert b"\r\nContent-Transfer-Encoding: quoted-printable" in part_header
+        assert body.strip()
+        assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    # and it decodes to what was queued
+    text = received.get_body(preferencelist=("plain",))
+    html = received.get_body(preferencelist=("html",))
+    assert text is not None
+    assert html is not None
+    assert text.get_content().replace("\r\n", "\n") == queued.message.text
+    assert html.get_content().rstrip() == queued.message.html.rstrip()
 
 
 def test_starttls_and_login(smtp_tls_server: SmtpServer) -> None:  # noqa: F811  # fixture

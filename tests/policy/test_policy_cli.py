@@ -109,3 +109,69 @@ def test_bad_option_values_are_refused_by_the_parser() -> None:
         run_command(["--language", "de"])
     with pytest.raises(SystemExit):
         run_command(["--min-strength", "5"])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["--min-length", "12"], "--min-length applies to --profile asvs only"),
+        (["--profile", "helen", "--min-length", "15"], "--min-length applies to --profile asvs"),
+        (["--personal-id", "131052-308X"], "--personal-id is not a valid"),
+        (["--personal-id", "not a code"], "--personal-id is not a valid"),
+    ],
+)
+def test_options_the_run_cannot_use_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    reason: str,
+) -> None:
+    """An option the profile ignores or an invalid code exits 2 before reading a password."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Kukkaruukku7Q\n"))
+    assert run_command(arguments) == 2
+    captured = capsys.readouterr()
+    assert reason in captured.err
+    assert captured.out == ""
+    assert "131052-308X" not in captured.err  # the code is personal data: not repeated
+    assert sys.stdin.read() == "Kukkaruukku7Q\n"  # the password was not read
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2024-13-01", "expected a date as YYYY-MM-DD"),
+        ("13.10.1952", "expected a date"),
+        ("2999-01-01", "is in the future"),
+    ],
+)
+def test_an_invalid_birth_date_exits_2(
+    capsys: pytest.CaptureFixture[str], value: str, reason: str
+) -> None:
+    """--birth-date must be a real date in the past, YYYY-MM-DD, said in the message."""
+    with pytest.raises(SystemExit) as info:
+        run_command(["--birth-date", value])
+    assert info.value.code == 2
+    assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", ["", "\n", "\r\n"])
+def test_empty_input_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """No password at all is a usage error, not a verdict on the empty password."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(given))
+    assert run_command([]) == 2
+    captured = capsys.readouterr()
+    assert "no password given" in captured.err
+    assert captured.out == ""
+
+
+def test_valid_options_still_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid code and birth date, and --min-length with asvs, give a verdict."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x\n"))
+    assert run_command(["--personal-id", "131052-308T", "--birth-date", "1952-10-13"]) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery staple\n"))
+    assert run_command(["--profile", "asvs", "--min-length", "20"]) == 0
+    assert "The password meets the requirements." in capsys.readouterr().out

@@ -261,10 +261,13 @@ def test_invalid_configuration_messages_say_what_is_wrong() -> None:
         PasswordPolicy.asvs(min_length=4)
 
 
-def test_an_unsupported_language_is_an_error() -> None:
-    """Only sv, fi and en are supported; anything else raises ValueError."""
-    with pytest.raises(ValueError, match="unsupported language"):
-        PasswordPolicy.helen().check("x", NOBODY, language="de")
+def test_an_unsupported_language_falls_back_to_english() -> None:
+    """A language the policy does not speak gives the English texts; "fi-FI" gives Finnish."""
+    policy = PasswordPolicy.helen()
+    english = policy.check("x", NOBODY, language="en")
+    assert policy.check("x", NOBODY, language="de") == english
+    assert policy.check("x", NOBODY, language="fi-FI") == policy.check("x", NOBODY, "fi")
+    assert policy.check("x", NOBODY, language="fi") != english
 
 
 def test_violation_message_serves_the_cores_field_errors() -> None:

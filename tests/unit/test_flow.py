@@ -457,12 +457,12 @@ def test_outbox_retries_with_backoff_and_sends_once(ports: Ports) -> None:
 
 
 def test_confirmation_email_is_in_the_flow_language(ports: Ports) -> None:
-    """The confirmation email's subject and body are in the flow's language, text and HTML."""
+    """With no language chosen in phase 3, the email is in the flow's language, text and HTML."""
     flow = RegistrationFlow.start(ports, language="sv")
     identify(flow, ports, "010594Y239M")
     flow.confirm_personal_id()
     assert flow.prefilled is not None
-    flow.submit_details(flow.prefilled, "Tulppaani84Xz")
+    flow.submit_details(attrs.evolve(flow.prefilled, language=""), "Tulppaani84Xz")
     flow.approve(flow.review_token or "")
     deliver_pending_emails(ports)
     assert isinstance(ports.mailer, RecordingMailer)

@@ -44,12 +44,30 @@ def test_every_error_class_has_a_known_code() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_messages_format_in_every_language(language: str) -> None:
     """Messages with placeholders fill them in every language."""
+    assert "09 617 8080" in errors.CustomerServiceNeeded("x", phone="09 617 8080").message(language)
+    assert "{" not in errors.CustomerServiceNeeded("x", phone="1").message(language)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_invalid_transition_shows_users_no_internal_names(language: str) -> None:
+    """The message names no state or event; the attributes and str() (for logs) keep them."""
     error = errors.InvalidTransition(state="reviewing", event="select_bank", allowed=["edit"])
     text = error.message(language)
-    assert "select_bank" in text
-    assert "reviewing" in text
-    assert "{" not in text
-    assert "09 617 8080" in errors.CustomerServiceNeeded("x", phone="09 617 8080").message(language)
+    for internal in ("reviewing", "select_bank", "edit", "{", "_"):
+        assert internal not in text
+    assert (error.state, error.event, error.allowed) == ("reviewing", "select_bank", ("edit",))
+    assert str(error) == "select_bank is not allowed in state reviewing (allowed: edit)"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_business_customers_are_sent_to_customer_service(language: str) -> None:
+    """The business-customer dead end names customer service's number, by default the guide's."""
+    text = errors.UnsupportedCustomerType("business").message(language)
+    assert "09 617 8080" in text
+    assert {"sv": "kundtjänst", "fi": "asiakaspalvelu", "en": "customer service"}[language] in text
+    assert "020 123" in errors.UnsupportedCustomerType("business", phone="020 123").message(
+        language
+    )
 
 
 def test_field_errors_have_messages() -> None:

@@ -53,18 +53,31 @@ from regflow.model import (
 from regflow.ports import Ports, Snapshot, StoredFlow
 from regflow.validation import email_key
 
+# `name` is the Finnish name; `names` holds the Swedish and English ones where they differ.
 FINNISH_BANKS: Final[tuple[Bank, ...]] = (
     Bank("aktia", "Aktia"),
     Bank("danskebank", "Danske Bank"),
     Bank("handelsbanken", "Handelsbanken"),
     Bank("nordea", "Nordea"),
     Bank("op", "OP"),
-    Bank("pop", "POP Pankki"),
-    Bank("spankki", "S-Pankki"),
-    Bank("saastopankki", "S\u00e4\u00e4st\u00f6pankki"),
-    Bank("omasp", "Oma S\u00e4\u00e4st\u00f6pankki"),
+    Bank("pop", "POP Pankki", names={"sv": "POP Bank", "en": "POP Bank"}),
+    Bank("spankki", "S-Pankki", names={"sv": "S-Banken", "en": "S-Bank"}),
+    Bank(
+        "saastopankki",
+        "S\u00e4\u00e4st\u00f6pankki",
+        names={"sv": "Sparbanken", "en": "Savings Bank"},
+    ),
+    Bank(
+        "omasp",
+        "Oma S\u00e4\u00e4st\u00f6pankki",
+        names={"sv": "Oma Sparbank", "en": "Oma Savings Bank"},
+    ),
     Bank("alandsbanken", "\u00c5landsbanken"),
-    Bank("mobiilivarmenne", "Mobiilivarmenne"),
+    Bank(
+        "mobiilivarmenne",
+        "Mobiilivarmenne",
+        names={"sv": "Mobilcertifikat", "en": "Mobile certificate"},
+    ),
 )
 
 

@@ -34,7 +34,12 @@ _DOT_ATOM: Final = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
 )
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
-# RFC 5322's hard line limit: long headers (a Message-ID) stay on one line, unfolded
+# The email package wraps a quoted-printable body at the policy's `max_line_length` when the
+# content is set: the parts are built under RFC 2045's limit of 76 characters an encoded line.
+_BODY_POLICY: Final = email.policy.SMTP.clone(max_line_length=76)
+# Headers are folded when the message is serialised, under the message's policy: up to RFC 5322's
+# hard limit of 998, so that a long Message-ID stays on its own line, unfolded (folded, Python's
+# own parser reads it back with a leading space).
 _POLICY: Final = email.policy.SMTP.clone(max_line_length=998)
 
 
@@ -124,7 +129,7 @@ class SmtpMailer:
         """The MIME message `send` hands to the server: text and HTML alternatives."""
         config = self.config
         domain = config.message_id_domain or config.sender.rsplit("@", 1)[1].rstrip(">")
-        mime = MimeMessage(policy=_POLICY)
+        mime = MimeMessage(policy=_BODY_POLICY)
         mime["From"] = config.sender
         mime["To"] = message.to
         mime["Subject"] = message.subject
@@ -135,6 +140,7 @@ class SmtpMailer:
         mime.set_content(message.text, charset="utf-8", cte="quoted-printable")
         mime.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
         mime["Content-Language"] = message.language  # after the parts: they take Content-* along
+        mime.policy = _POLICY  # the bodies are encoded; the headers are folded when sent
         return mime
 
     def send(self, message: EmailMessage) -> None:

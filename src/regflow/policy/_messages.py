@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from regflow._i18n import N_, check_language, translate
+from regflow._i18n import N_, translate
 
 DOMAIN: Final = "regflow_policy"
 
@@ -102,18 +102,18 @@ CLI_SUGGESTION: Final = N_("Suggestion: {suggestion}")
 CLI_REQUIREMENTS: Final = N_("Requirements:")
 
 
-def text(msgid: str, language: str, /, **params: object) -> str:
-    """`msgid` of this domain in `language` (sv, fi or en), its placeholders filled in."""
-    return translate(DOMAIN, msgid, check_language(language), **params)
+def text(msgid: str, language: str | None, /, **params: object) -> str:
+    """`msgid` of this domain in `language` (sv, fi or en; anything else: English), filled in."""
+    return translate(DOMAIN, msgid, language, **params)
 
 
-def feedback_text(sentence: str, language: str) -> str:
+def feedback_text(sentence: str, language: str | None) -> str:
     """One of zxcvbn's English feedback sentences in `language` (unknown ones stay as they are)."""
-    return translate(DOMAIN, sentence, check_language(language))
+    return translate(DOMAIN, sentence, language)
 
 
-def violation_message(code: str, language: str = "en", **params: object) -> str:
-    """The message for a violation `code` in `language`, without a policy at hand.
+def violation_message(code: str, language: str | None = "en", **params: object) -> str:
+    """The message for a violation `code` in `language` (else English), without a policy at hand.
 
     With `min_length` (for `too_short`) or `max_length` (for `too_long`) in `params` the message
     names the number, as `PasswordPolicy.check` does; without, it says only what is wrong.

@@ -14,7 +14,6 @@ from typing import Any, Final
 
 import attrs
 
-from regflow._i18n import check_language
 from regflow.policy import _messages, _rules, _strength
 from regflow.policy._result import (
     PersonalContext,
@@ -147,25 +146,27 @@ class PasswordPolicy:
         }
         return tuple(code for code in _messages.CODES if active[code])
 
-    def requirements(self, language: str = "en") -> tuple[tuple[str, str], ...]:
-        """The active rules as (code, short text) pairs in `language`, for a checklist."""
+    def requirements(self, language: str | None = "en") -> tuple[tuple[str, str], ...]:
+        """The active rules as (code, short text) pairs in `language` (else English), for a UI."""
         return tuple(
             (code, _messages.text(_messages.REQUIREMENTS[code], language, **self._params()))
             for code in self.active_codes()
         )
 
-    def message(self, code: str, language: str = "en") -> str:
+    def message(self, code: str, language: str | None = "en") -> str:
         """The message for a violation of rule `code` under this policy, in `language`."""
         return _messages.violation_message(code, language, **self._params())
 
-    def check(self, password: str, context: PersonalContext, language: str = "en") -> PolicyResult:
+    def check(
+        self, password: str, context: PersonalContext, language: str | None = "en"
+    ) -> PolicyResult:
         """Every rule `password` breaks (in the stable order, with messages), and its strength.
 
         The password is NFKC-normalised first (as `normalize_password` does for hashing). The
-        strength is always estimated, for a meter, whether or not `too_weak` is active. Raises
-        `ValueError` only for an unsupported language; any string is a password to check.
+        strength is always estimated, for a meter, whether or not `too_weak` is active. Any
+        string is a password to check; a language regflow does not speak gives English texts
+        (`regflow.normalize_language` maps tags such as "fi-FI"). Never raises.
         """
-        check_language(language)  # before doing any work
         codes: list[str]
         if len(password) > LENGTH_GUARD * self.max_length:
             codes = ["too_long"]
@@ -199,7 +200,7 @@ class PasswordPolicy:
     def _user_inputs(self, context: PersonalContext) -> list[str]:
         return _rules.user_inputs(context, self.context_words)
 
-    def _feedback(self, estimate: _strength.Estimate, language: str) -> StrengthFeedback:
+    def _feedback(self, estimate: _strength.Estimate, language: str | None) -> StrengthFeedback:
         """zxcvbn's feedback in `language`, less advice that contradicts this policy's rules."""
         composition = self.require_digit or self.require_uppercase or self.require_lowercase
         suggestions = [
