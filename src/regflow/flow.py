@@ -44,6 +44,7 @@ from regflow.model import (
     Contact,
     ContactDetails,
     ContractKind,
+    ContractLink,
     FlowData,
     NewAccount,
     Outcome,
@@ -477,6 +478,7 @@ class RegistrationFlow:
             warnings.append("contract_not_linked")
             contacts.append(settings.customer_service)
         account_id = secrets.token_urlsafe(16)
+        now = self._ports.clock.now()
         message = confirmation_email(
             flow_id=self.id,
             to=data.details.email,
@@ -495,7 +497,8 @@ class RegistrationFlow:
             password_hash=data.password_hash,
             profile=data.details,
             linked_contracts=linked,
-            created_at=self._ports.clock.now(),
+            created_at=now,
+            contract_links=[ContractLink.of(c, since=now) for c in data.customer.contracts],
         )
         outcome = Outcome(
             warnings=tuple(warnings),

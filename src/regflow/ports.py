@@ -19,6 +19,7 @@ from regflow.model import (
     Bank,
     BankCallback,
     BankRedirect,
+    ContractLink,
     CustomerRecord,
     EmailMessage,
     NewAccount,
@@ -89,6 +90,44 @@ class AccountStore(Protocol):
 
     def update_password_hash(self, account_id: str, password_hash: str) -> None:
         """Replace an account's password hash (a rehash at login with new parameters)."""
+        ...
+
+
+@runtime_checkable
+class ContractLinks(Protocol):
+    """Which contracts of an account's customer are linked, and which are pending (with why).
+
+    Implemented by the account store (`InMemoryAccountStore`, `SqlAccountStore`): `approve`
+    records the links through `AccountStore.create` (`NewAccount.contract_links`), and
+    `RegistrationService.link_pending_contracts` keeps them current.
+    """
+
+    def contract_links(self, account_id: str) -> Sequence[ContractLink]:
+        """The account's contract records, linked and pending (none for an unknown account)."""
+        ...
+
+    def accounts_with_pending_contracts(
+        self, *, after: str | None, limit: int, everyone: bool = False
+    ) -> Sequence[Account]:
+        """Up to `limit` accounts with a pending contract (`everyone`: every account), in
+        account id order, starting after the account id `after`."""
+        ...
+
+    def lock_account(self, account_id: str) -> Account | None:
+        """The account, locked until the unit of work ends, so that linking is serialised
+        per account; None when it does not exist."""
+        ...
+
+    def update_contract_links(
+        self,
+        account_id: str,
+        *,
+        linked: Sequence[ContractLink],
+        pending: Sequence[ContractLink],
+        message: EmailMessage | None,
+    ) -> None:
+        """Add the `linked` records (and their numbers to `Account.linked_contracts`), replace
+        the account's pending records with `pending`, and queue `message`: all or nothing."""
         ...
 
 

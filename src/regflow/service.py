@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from regflow import linking
 from regflow.errors import ConcurrentUpdate, FlowExpired
 from regflow.flow import RegistrationFlow
 from regflow.login import LoginThrottle, authenticate
 from regflow.machine import State
 
 if TYPE_CHECKING:
-    from regflow.model import Account, BankCallback, ContactDetails
+    from regflow.model import Account, AccountContracts, BankCallback, ContactDetails
     from regflow.ports import Ports, Storage, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,29 @@ class RegistrationService:
     def purge_expired(self) -> int:
         """Delete the flows past their expiry (run it periodically); returns how many."""
         return self.storage.flows.purge_expired(self.ports.clock.now())
+
+    # -- contracts after registration ---------------------------------------------------------
+
+    def link_pending_contracts(
+        self, *, batch: int = linking.DEFAULT_BATCH, everyone: bool = False
+    ) -> linking.LinkReport:
+        """Link the contracts that have become linkable since registration (`regflow.linking`).
+
+        One pass over the accounts with pending contracts (`everyone`: over every account, to
+        find contracts the person did not have at registration), one unit of work per account;
+        the user gets an email through the outbox for each account where a contract was linked.
+        Run it periodically (`regflow link-contracts`); it is idempotent, and passes running at
+        once link each contract once.
+        """
+        return linking.link_pending_contracts(
+            self.ports, self.storage, batch=batch, everyone=everyone
+        )
+
+    def account_contracts(self, account_id: str) -> AccountContracts:
+        """The account's contracts for a service-selection page: linked, and pending with the
+        contact to call (the district heating advisory for district heating)."""
+        links = linking.contract_store(self.storage).contract_links(account_id)
+        return linking.account_contracts(links, account_id, self.ports.settings)
 
     # -- login --------------------------------------------------------------------------------
 

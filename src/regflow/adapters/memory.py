@@ -44,8 +44,10 @@ from regflow.model import (
     Bank,
     BankCallback,
     BankRedirect,
+    ContractLink,
     CustomerRecord,
     EmailMessage,
+    LinkStatus,
     NewAccount,
     OutboxMessage,
     VerifiedPerson,
@@ -243,6 +245,8 @@ class InMemoryAccountStore(_Journaled):
         self.accounts: dict[str, Account] = {}
         self.outbox: dict[str, OutboxMessage] = {}  # message id -> message, in queue order
         self.login_failure_log: dict[str, list[dt.datetime]] = {}  # key -> failure times
+        # account id -> its contract records by `ContractLink.key`
+        self.contract_link_records: dict[str, dict[str, ContractLink]] = {}
         self._by_email: dict[str, str] = {}
         self._by_person: dict[str, str] = {}
 
@@ -270,6 +274,10 @@ class InMemoryAccountStore(_Journaled):
             if message.message_id in self.outbox:
                 raise AlreadyRegistered
             self._insert(account.stored())
+            if account.contract_links:
+                self.contract_link_records[account.account_id] = {
+                    link.key: link for link in account.contract_links
+                }
             self.outbox[message.message_id] = OutboxMessage(message)
             self._journal(lambda: self._remove(account.account_id, message.message_id))
 
@@ -290,6 +298,7 @@ class InMemoryAccountStore(_Journaled):
 
     def _remove(self, account_id: str, message_id: str | None) -> None:
         account = self.accounts.pop(account_id)
+        self.contract_link_records.pop(account_id, None)
         del self._by_email[email_key(account.email)]
         del self._by_person[account.personal_id]
         if message_id is not None:
@@ -301,6 +310,86 @@ class InMemoryAccountStore(_Journaled):
         with self._lock:
             account_id = self._by_email.get(email_key(email))
             return self.accounts[account_id] if account_id else None
+
+    def contract_links(self, account_id: str) -> Sequence[ContractLink]:
+        """The account's contract records, linked first, each group in the order recorded."""
+        self._check()
+        with self._lock:
+            links = list(self.contract_link_records.get(account_id, {}).values())
+        return sorted(links, key=lambda link: link.status is not LinkStatus.linked)
+
+    def accounts_with_pending_contracts(
+        self, *, after: str | None, limit: int, everyone: bool = False
+    ) -> Sequence[Account]:
+        """Accounts with a pending contract (or all), by account id, after `after`."""
+        self._check()
+        with self._lock:
+            chosen = [
+                account
+                for account_id, account in sorted(self.accounts.items())
+                if (after is None or account_id > after)
+                and (
+                    everyone
+                    or any(
+                        link.status is LinkStatus.pending
+                        for link in self.contract_link_records.get(account_id, {}).values()
+                    )
+                )
+            ]
+        return chosen[:limit]
+
+    def lock_account(self, account_id: str) -> Account | None:
+        """The account; the unit of work already holds the store's lock."""
+        self._check()
+        with self._lock:
+            return self.accounts.get(account_id)
+
+    def update_contract_links(
+        self,
+        account_id: str,
+        *,
+        linked: Sequence[ContractLink],
+        pending: Sequence[ContractLink],
+        message: EmailMessage | None,
+    ) -> None:
+        """Add `linked`, replace the pending records with `pending`, queue `message`."""
+        self._check()
+        with self._lock:
+            account = self.accounts[account_id]
+            if message is not None and message.message_id in self.outbox:
+                return  # this very linking is recorded already
+            previous = self.contract_link_records.get(account_id)
+            records = {
+                key: link
+                for key, link in (previous or {}).items()
+                if link.status is LinkStatus.linked
+            }
+            records.update((link.key, link) for link in linked)
+            records.update((link.key, link) for link in pending)
+            self.contract_link_records[account_id] = records
+            numbers = tuple(
+                dict.fromkeys(
+                    [*account.linked_contracts, *(str(link.contract_number) for link in linked)]
+                )
+            )
+            self.accounts[account_id] = attrs.evolve(account, linked_contracts=numbers)
+            if message is not None:
+                self.outbox[message.message_id] = OutboxMessage(message)
+            self._journal(lambda: self._restore_links(account, previous, message))
+
+    def _restore_links(
+        self,
+        account: Account,
+        previous: dict[str, ContractLink] | None,
+        message: EmailMessage | None,
+    ) -> None:
+        self.accounts[account.account_id] = account
+        if previous is None:
+            self.contract_link_records.pop(account.account_id, None)
+        else:
+            self.contract_link_records[account.account_id] = previous
+        if message is not None:
+            self.outbox.pop(message.message_id, None)
 
     def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
         """Unsent messages that are due, in queue order."""

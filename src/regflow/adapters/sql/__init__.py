@@ -42,6 +42,7 @@ from regflow.adapters.sql._flows import SqlFlowStore
 from regflow.adapters.sql._schema import (
     UtcDateTime,
     accounts_table,
+    contract_links_table,
     create_schema,
     flows_table,
     login_failures_table,
@@ -58,6 +59,7 @@ __all__ = [
     "SqlUnitOfWork",
     "UtcDateTime",
     "accounts_table",
+    "contract_links_table",
     "create_engine",
     "create_schema",
     "flows_table",

@@ -113,6 +113,28 @@ login_failures_table: Final = sa.Table(
 )
 
 
+# Which contracts of an account's customer are linked, and which are pending with the reason
+# (`regflow.model.ContractLink`); `link_key` is `ContractLink.key`.
+contract_links_table: Final = sa.Table(
+    "regflow_contract_links",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(64),
+        sa.ForeignKey("regflow_accounts.account_id", name="fk_regflow_contract_links_account"),
+        primary_key=True,
+    ),
+    sa.Column("link_key", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("contract_number", sa.String(64), nullable=True),
+    sa.Column("site_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # linked or pending
+    sa.Column("reason", sa.String(64), nullable=True),  # a pending contract's warning code
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Index("ix_regflow_contract_links_status", "status", "account_id"),
+)
+
+
 def create_schema(engine: Engine) -> None:
     """Create regflow's tables and indexes where they do not exist yet."""
     with translate("storage"):
