@@ -30,10 +30,12 @@ from regflow.errors import (
 )
 from regflow.flow import RegistrationFlow
 from regflow.hashing import Argon2Hasher
+from regflow.linking import LinkReport
 from regflow.login import LoginThrottle, authenticate
 from regflow.machine import Event, State
 from regflow.model import (
     Account,
+    AccountContracts,
     AuditEntry,
     Bank,
     BankCallback,
@@ -42,12 +44,15 @@ from regflow.model import (
     ContactDetails,
     Contract,
     ContractKind,
+    ContractLink,
     CustomerRecord,
     EmailMessage,
     FlowData,
+    LinkStatus,
     NewAccount,
     OutboxMessage,
     Outcome,
+    PendingContract,
     VerifiedPerson,
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
@@ -57,6 +62,7 @@ from regflow.settings import Settings
 
 __all__ = [
     "Account",
+    "AccountContracts",
     "AdapterError",
     "AlreadyRegistered",
     "Argon2Hasher",
@@ -70,6 +76,7 @@ __all__ = [
     "ContactDetails",
     "Contract",
     "ContractKind",
+    "ContractLink",
     "CustomerRecord",
     "CustomerServiceNeeded",
     "DetailsRejected",
@@ -83,6 +90,8 @@ __all__ = [
     "GuardFailed",
     "IdentificationFailed",
     "InvalidTransition",
+    "LinkReport",
+    "LinkStatus",
     "LoginFailed",
     "LoginThrottle",
     "LoginThrottled",
@@ -90,6 +99,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxPorts",
     "Outcome",
+    "PendingContract",
     "Ports",
     "RegflowError",
     "RegistrationFlow",

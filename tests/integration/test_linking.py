@@ -8,9 +8,16 @@ import pytest
 from tests.linking_support import customer
 from tests.storage_support import make_ports, register_until_review
 
-from regflow import Contract, ContractKind, CustomerRecord, deliver_pending_emails
+from regflow import (
+    Contract,
+    ContractKind,
+    ContractLink,
+    CustomerRecord,
+    EmailMessage,
+    deliver_pending_emails,
+)
 from regflow.adapters.memory import InMemoryCustomerDirectory, ManualClock, RecordingMailer
-from regflow.linking import LinkReport
+from regflow.linking import LinkReport, contract_store
 from regflow.model import CUSTOMER_SERVICE, DISTRICT_HEATING_ADVISORY, LinkStatus
 from regflow.ports import Storage
 from regflow.service import RegistrationService
@@ -166,3 +173,40 @@ def test_batches_cover_every_account(storage: Storage, clock: ManualClock) -> No
     service = service_with(storage, clock, [customer(i, heating_site="DH") for i in range(5)])
     assert service.link_pending_contracts(batch=2) == LinkReport(accounts=5, linked=5)
     assert service.link_pending_contracts(batch=2) == LinkReport()
+
+
+def test_a_unit_that_fails_keeps_nothing_of_the_linking(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """Links, pending records, linked numbers and the email roll back with their unit."""
+    account_id = register(storage, clock, customer(0))
+    service = service_with(storage, clock, [])
+    before = service.account_contracts(account_id)
+    heating = ContractLink.of(
+        Contract(ContractKind.district_heating, "K-0000000", "DH-1"), since=clock.now()
+    )
+    message = EmailMessage(
+        message_id="contracts-linked.test", to="a@example.fi", subject="s", text="t", html="h"
+    )
+    with pytest.raises(RuntimeError, match="after the linking"):
+        _link_then_fail(storage, account_id, heating, message)
+    assert service.account_contracts(account_id) == before
+    account = storage.accounts.find_by_email(customer(0).details.email)
+    assert account is not None
+    assert account.linked_contracts == ("E-0000000",)
+    queued = {m.message.message_id for m in storage.outbox.pending_messages(clock.now(), 10)}
+    assert message.message_id not in queued
+    assert len(queued) == 1  # the confirmation
+
+
+def _link_then_fail(
+    storage: Storage, account_id: str, link: ContractLink, message: EmailMessage
+) -> None:
+    """Link in a unit of work that then raises."""
+    with storage.unit_of_work() as uow:
+        store = contract_store(uow)
+        assert store.lock_account(account_id) is not None
+        store.update_contract_links(account_id, linked=[link], pending=[], message=message)
+        assert len(store.contract_links(account_id)) == 2
+        msg = "after the linking"
+        raise RuntimeError(msg)
