@@ -103,7 +103,8 @@ class ContractLinks(Protocol):
     """
 
     def contract_links(self, account_id: str) -> Sequence[ContractLink]:
-        """The account's contract records, linked and pending (none for an unknown account)."""
+        """The account's contract records (none for an unknown account): linked first, then
+        pending, each group ordered by `since` and then `ContractLink.key`."""
         ...
 
     def accounts_with_pending_contracts(

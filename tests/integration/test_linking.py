@@ -9,6 +9,7 @@ from tests.linking_support import customer
 from tests.storage_support import make_ports, register_until_review
 
 from regflow import (
+    Account,
     Contract,
     ContractKind,
     ContractLink,
@@ -17,6 +18,7 @@ from regflow import (
     deliver_pending_emails,
 )
 from regflow.adapters.memory import InMemoryCustomerDirectory, ManualClock, RecordingMailer
+from regflow.bootstrap import copy_account
 from regflow.linking import LinkReport, contract_store
 from regflow.model import CUSTOMER_SERVICE, DISTRICT_HEATING_ADVISORY, LinkStatus
 from regflow.ports import Storage
@@ -210,3 +212,49 @@ def _link_then_fail(
         assert len(store.contract_links(account_id)) == 2
         msg = "after the linking"
         raise RuntimeError(msg)
+
+
+def test_what_is_still_missing_stays_pending_since_it_was_first_found(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """Linking one contract keeps the other pending, with the time it was first found."""
+    cooling = Contract(ContractKind.district_cooling, None, "DC-1")
+    account_id = register(storage, clock, customer(3, extra=(cooling,)))
+    pending = service_with(storage, clock, []).account_contracts(account_id).pending
+    (first,) = [p for p in pending if p.contract.kind is ContractKind.district_cooling]
+    clock.advance(dt.timedelta(days=2))
+    service = service_with(storage, clock, [customer(3, heating_site="DH-3", extra=(cooling,))])
+    assert service.link_pending_contracts() == LinkReport(accounts=1, linked=1)
+    (still,) = service.account_contracts(account_id).pending
+    assert still == first
+    assert first.contract.since == clock.now() - dt.timedelta(days=2)
+
+
+def test_numbers_linked_before_records_were_kept_are_recorded_without_an_email(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """An account that lists a linked number but has no record of it (copied, seeded): the
+    pass records it as linked and emails only about the contract that is really new."""
+    record = customer(4, heating_site="DH-4")
+    account = Account(
+        account_id="copied-4",
+        email=record.details.email,
+        personal_id=record.personal_id,
+        customer_number=record.customer_number,
+        password_hash="$argon2id$not-used",
+        profile=record.details,
+        linked_contracts=("E-0000004",),
+        created_at=clock.now(),
+    )
+    copy_account(storage, account, now=clock.now())
+    service = service_with(storage, clock, [record])
+    assert service.link_pending_contracts(everyone=True) == LinkReport(accounts=1, linked=1)
+    linked = service.account_contracts("copied-4").linked
+    assert {c.contract_number for c in linked} == {"E-0000004", "K-0000004"}
+    (email,) = [
+        m.message
+        for m in storage.outbox.pending_messages(clock.now(), 10)
+        if m.message.message_id.startswith("contracts-linked.")
+    ]
+    assert "K-0000004" in email.text
+    assert "E-0000004" not in email.text

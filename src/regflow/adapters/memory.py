@@ -312,11 +312,13 @@ class InMemoryAccountStore(_Journaled):
             return self.accounts[account_id] if account_id else None
 
     def contract_links(self, account_id: str) -> Sequence[ContractLink]:
-        """The account's contract records, linked first, each group in the order recorded."""
+        """The account's contract records: linked first, then by `since` and key (as on SQL)."""
         self._check()
         with self._lock:
             links = list(self.contract_link_records.get(account_id, {}).values())
-        return sorted(links, key=lambda link: link.status is not LinkStatus.linked)
+        return sorted(
+            links, key=lambda link: (link.status is not LinkStatus.linked, link.since, link.key)
+        )
 
     def accounts_with_pending_contracts(
         self, *, after: str | None, limit: int, everyone: bool = False
