@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import multiprocessing.context
 import secrets
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -136,6 +137,29 @@ class SignedBank:
 
     def _sign(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+
+
+class CountingHasher:
+    """A hasher that counts its verifications (thread-safe): how many passwords were checked."""
+
+    def __init__(self, inner: PasswordHasher) -> None:
+        self.inner = inner
+        self.verifications = 0
+        self._lock = threading.Lock()
+
+    def hash(self, password: str) -> str:
+        """The inner hasher's hash."""
+        return self.inner.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Count, then verify with the inner hasher."""
+        with self._lock:
+            self.verifications += 1
+        return self.inner.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """The inner hasher's answer."""
+        return self.inner.needs_rehash(password_hash)
 
 
 def make_ports(

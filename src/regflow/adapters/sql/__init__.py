@@ -44,7 +44,7 @@ from regflow.adapters.sql._schema import (
     accounts_table,
     create_schema,
     flows_table,
-    login_failures_table,
+    login_attempts_table,
     metadata,
     outbox_table,
 )
@@ -61,7 +61,7 @@ __all__ = [
     "create_engine",
     "create_schema",
     "flows_table",
-    "login_failures_table",
+    "login_attempts_table",
     "metadata",
     "outbox_table",
 ]
