@@ -442,3 +442,35 @@ def hop_registrations(url: str, n: int, workers: int) -> dict[int, list[int]]:
         inbox.put(None)
     _join_all(processes)
     return served_by
+
+
+def worker_guess(url: str, email: str, guesses: int, barrier: Any, results: Any) -> None:
+    """Wait for the others, then make `guesses` wrong logins for `email` from one address;
+    report (password checks made, outcome codes)."""
+    hasher = CountingHasher(Argon2Hasher.insecure_fast())
+    service = make_service(url, [], hasher=hasher)
+    service.ports.hasher.hash("warm-up")  # the dummy hash is made before the race, not in it
+    barrier.wait(timeout=60)
+    codes = [
+        _outcome(
+            lambda: service.authenticate(email, "Wrong-password-1", client_address="203.0.113.7")
+        )[0]
+        for _ in range(guesses)
+    ]
+    results.put((hasher.verifications, codes))
+
+
+def race_guesses(url: str, email: str, processes: int, guesses: int) -> list[tuple[int, list[str]]]:
+    """`processes` processes guess `email`'s password `guesses` times each, at once; returns
+    each one's (password checks, outcome codes)."""
+    context = mp_context()
+    barrier, results = context.Barrier(processes), context.Queue()
+    started = [
+        context.Process(target=worker_guess, args=(url, email, guesses, barrier, results))
+        for _ in range(processes)
+    ]
+    for process in started:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in started]
+    _join_all(started)
+    return outcomes
