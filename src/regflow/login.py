@@ -18,7 +18,8 @@ wait a delay after the latest failure that doubles with every failure, up to a c
 hard lock: every delay ends, and a successful login forgets that account's failures from that
 address (NIST SP 800-63B 5.2.2). An attacker guessing one account from one address is slowed
 to one guess per `max_delay`, while the owner, from an address with no failures, is not
-delayed until the account-wide count (kept far above what one address can reach) is exceeded.
+delayed: the account-wide count is kept far above what one address reaches in a day, and it
+does not apply at all to an address the account has logged in from before.
 
 To stop concurrent attempts from outrunning the count, each attempt is *reserved* first: the
 store records it as a failure and makes it visible to everyone before it reads the recent
@@ -86,7 +87,11 @@ class LoginThrottle:
     - beyond a count's free failures, the next attempt waits `first_delay` after the latest
       failure, doubling with each further failure, at most `max_delay`;
     - failures older than `window` are forgotten (and may be purged,
-      `purge_login_attempts`).
+      `purge_login_attempts`);
+    - an address from which the account logged in within `remember` is exempt from the
+      account-wide count (NIST SP 800-63B 5.2.2 lists accepting addresses "from which the
+      subscriber has been successfully authenticated before"): a guesser spread over many
+      addresses cannot keep the owner out of their usual one.
     """
 
     free_failures: int = attrs.field(default=5, validator=attrs.validators.ge(1))
@@ -95,6 +100,7 @@ class LoginThrottle:
     first_delay: dt.timedelta = attrs.field(default=dt.timedelta(seconds=30), validator=_positive)
     max_delay: dt.timedelta = attrs.field(default=dt.timedelta(minutes=15), validator=_positive)
     window: dt.timedelta = attrs.field(default=dt.timedelta(hours=24), validator=_positive)
+    remember: dt.timedelta = attrs.field(default=dt.timedelta(days=30), validator=_positive)
 
     def delay(self, failures: int, free: int) -> dt.timedelta:
         """How long after the latest of `failures` failures the next attempt waits."""
@@ -110,15 +116,24 @@ class LoginThrottle:
         """When an attempt for `account` from `address` is allowed, given the `recent` failures
         (within the window); None when nothing delays it."""
         recent = list(recent)
+        failures = [a for a in recent if not a.succeeded]
+        known = address is not None and any(
+            a.succeeded and a.account == account and a.address == address for a in recent
+        )
         counts = [
             (
-                [a for a in recent if a.account == account and a.address == address],
+                [a for a in failures if a.account == account and a.address == address],
                 self.free_failures,
-            ),
-            ([a for a in recent if a.account == account], self.account_free_failures),
+            )
         ]
+        if not known:
+            counts.append(
+                ([a for a in failures if a.account == account], self.account_free_failures)
+            )
         if address is not None:
-            counts.append(([a for a in recent if a.address == address], self.address_free_failures))
+            counts.append(
+                ([a for a in failures if a.address == address], self.address_free_failures)
+            )
         times = [
             max(a.at for a in failures) + self.delay(len(failures), free)
             for failures, free in counts
@@ -184,7 +199,9 @@ def authenticate(
     attempts, now = ports.login_attempts, ports.clock.now()
     account_key, addr_key = throttle_key(email), address_key(client_address)
     reservation = attempts.reserve_login_attempt(
-        LoginAttempt(account_key, addr_key, now), since=now - throttle.window
+        LoginAttempt(account_key, addr_key, now),
+        since=now - throttle.window,
+        known_since=now - throttle.remember,
     )
     retry_at = throttle.retry_at(reservation.recent, account=account_key, address=addr_key)
     if retry_at is not None and retry_at > now:
@@ -215,8 +232,12 @@ def purge_login_attempts(
     *,
     throttle: LoginThrottle = LoginThrottle(),  # frozen: safe to share
 ) -> int:
-    """Delete the recorded attempts older than the throttle's window; returns how many."""
-    return ports.login_attempts.purge_login_attempts(ports.clock.now() - throttle.window)
+    """Delete the failures older than the throttle's window and the successful logins older
+    than its `remember` period; returns how many."""
+    now = ports.clock.now()
+    return ports.login_attempts.purge_login_attempts(
+        now - throttle.window, known_before=now - throttle.remember
+    )
 
 
 def _checkable(email: object, password: object, limit: int) -> str | None:

@@ -122,7 +122,8 @@ class Outbox(Protocol):
 
 @attrs.frozen
 class LoginAttempt:
-    """A failed login (or one in progress) as the throttle counts it (`regflow.login`).
+    """A login attempt as the throttle counts it (`regflow.login`): a failure, one in progress,
+    or (`succeeded`) the latest successful login of an account from an address.
 
     `account` and `address` are opaque to the store: regflow passes digests of the normalised
     email and of the client's address (None when the caller does not know it).
@@ -131,15 +132,17 @@ class LoginAttempt:
     account: str
     address: str | None
     at: dt.datetime
+    succeeded: bool = False
 
 
 @attrs.frozen
 class LoginReservation:
     """A login attempt recorded before its password is checked, and the ones it is counted with.
 
-    `recent` holds the other attempts for the same account or from the same address at or
-    after the `since` given, oldest first: failures, and attempts still being checked
-    elsewhere (which count as failures until they end).
+    `recent` holds, oldest first, the other failures for the same account or from the same
+    address at or after `since` (attempts still being checked elsewhere count as failures until
+    they end), and the successful logins of the same account from the same address at or after
+    `known_since`.
     """
 
     attempt_id: int
@@ -157,10 +160,10 @@ class LoginAttempts(Protocol):
     """
 
     def reserve_login_attempt(
-        self, attempt: LoginAttempt, *, since: dt.datetime
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
     ) -> LoginReservation:
         """Record `attempt` as a failure, visible to all, then return it with the recent
-        attempts for its account or its address (see `LoginReservation`)."""
+        attempts it is counted with (see `LoginReservation`)."""
         ...
 
     def forget_login_attempt(self, attempt_id: int) -> None:
@@ -168,11 +171,13 @@ class LoginAttempts(Protocol):
         ...
 
     def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
-        """Drop the reservation and the failures recorded for `account` from `address`."""
+        """Drop the failures recorded for `account` from `address`, and keep the reservation as
+        the pair's one successful login (drop it too when `address` is None)."""
         ...
 
-    def purge_login_attempts(self, before: dt.datetime) -> int:
-        """Delete the attempts recorded before `before`; returns how many."""
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures recorded before `before` and the successful logins before
+        `known_before`; returns how many."""
         ...
 
 

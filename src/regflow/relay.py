@@ -224,6 +224,9 @@ def _purge_logins(attempts: LoginAttempts, now: dt.datetime) -> None:
     grow the table without bound."""
     from regflow.login import LoginThrottle
 
-    purged = attempts.purge_login_attempts(now - LoginThrottle().window)
+    throttle = LoginThrottle()
+    purged = attempts.purge_login_attempts(
+        now - throttle.window, known_before=now - throttle.remember
+    )
     if purged:
         log.info("relay: purged %d old failed logins", purged)

@@ -45,7 +45,11 @@ def remaining(service: RegistrationService, account: str = "probe") -> int:
     """How many attempts the store holds within the window (probing with a reservation)."""
     now = service.ports.clock.now()
     attempts = service.ports.login_attempts
-    probe = attempts.reserve_login_attempt(LoginAttempt(account, None, now), since=now - 9 * DAY)
+    probe = attempts.reserve_login_attempt(
+        LoginAttempt(account, None, now),
+        since=now - 9 * DAY,
+        known_since=now - 9 * DAY,
+    )
     attempts.forget_login_attempt(probe.attempt_id)
     return len(probe.recent)
 
@@ -95,7 +99,9 @@ def test_old_failures_are_purged(service: RegistrationService) -> None:
     assert remaining(service) == 0  # the probe's account matches nothing
     now = clock.now()
     left = service.ports.login_attempts.reserve_login_attempt(
-        LoginAttempt("probe", address_key("198.51.100.2"), now), since=now - 9 * DAY
+        LoginAttempt("probe", address_key("198.51.100.2"), now),
+        since=now - 9 * DAY,
+        known_since=now - 9 * DAY,
     )
     assert len(left.recent) == 1
 
@@ -106,10 +112,10 @@ def test_relay_loop_purges_old_failures() -> None:
     ports = make_ports([], clock=clock)
     attempts = ports.login_attempts
     attempts.reserve_login_attempt(
-        LoginAttempt("k", None, clock.now() - 2 * DAY), since=clock.now()
+        LoginAttempt("k", None, clock.now() - 2 * DAY), since=clock.now(), known_since=clock.now()
     )
     young = LoginAttempt("k", None, clock.now() - dt.timedelta(hours=1))
-    attempts.reserve_login_attempt(young, since=clock.now())
+    attempts.reserve_login_attempt(young, since=clock.now(), known_since=clock.now())
     stop = threading.Event()
     thread = threading.Thread(
         target=relay_loop,
@@ -121,7 +127,9 @@ def test_relay_loop_purges_old_failures() -> None:
     stop.set()
     thread.join(5)
     probe = attempts.reserve_login_attempt(
-        LoginAttempt("k", None, clock.now()), since=clock.now() - 9 * DAY
+        LoginAttempt("k", None, clock.now()),
+        since=clock.now() - 9 * DAY,
+        known_since=clock.now() - 9 * DAY,
     )
     assert probe.recent == (young,)
 
@@ -133,7 +141,7 @@ def test_relay_command_purges_old_failures(sqlite_url: str) -> None:
         store.create_schema()
         for age in (DAY * 3, DAY + dt.timedelta(minutes=1), dt.timedelta(hours=2)):
             store.login_attempts.reserve_login_attempt(
-                LoginAttempt("k", None, now - age), since=now
+                LoginAttempt("k", None, now - age), since=now, known_since=now
             )
     parser = argparse.ArgumentParser()
     relay.add_arguments(parser)
@@ -150,6 +158,6 @@ def test_relay_command_purges_old_failures(sqlite_url: str) -> None:
     assert relay.run(args) == 0
     with SqlStore.from_url(sqlite_url) as store:
         probe = store.login_attempts.reserve_login_attempt(
-            LoginAttempt("k", None, now), since=now - 9 * DAY
+            LoginAttempt("k", None, now), since=now - 9 * DAY, known_since=now - 9 * DAY
         )
     assert len(probe.recent) == 1

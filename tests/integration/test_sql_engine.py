@@ -251,12 +251,12 @@ def test_outbox_and_login_attempts_are_the_account_store(database_url: str) -> N
             uow.accounts.create(new_account(1), message(1))
             claimed = uow.outbox.claim_messages(now, 10, now + dt.timedelta(minutes=5))
             reserved = uow.login_attempts.reserve_login_attempt(
-                LoginAttempt("key-1", None, now), since=now
+                LoginAttempt("key-1", None, now), since=now, known_since=now
             )
         assert [m.message.message_id for m in claimed] == [message(1).message_id]
         assert store.outbox.pending_messages(now, 10) == []  # leased by the unit's claim
         later = store.login_attempts.reserve_login_attempt(
-            LoginAttempt("key-1", None, now), since=now
+            LoginAttempt("key-1", None, now), since=now, known_since=now
         )
         assert later.recent == (LoginAttempt("key-1", None, now),)
         assert later.attempt_id != reserved.attempt_id

@@ -180,6 +180,27 @@ def test_many_addresses_against_one_account_meet_the_account_wide_limit() -> Non
     assert throttled.value.retry_at == clock.now() + dt.timedelta(seconds=30)
 
 
+def test_owner_from_a_known_address_is_exempt_from_the_account_wide_limit() -> None:
+    """Once many addresses have spent the account's free failures, the owner still gets in at
+    once from an address they logged in from within 30 days; a new address waits."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+
+    def spread() -> None:
+        for i in range(100):
+            fail(service, 1, address=f"192.0.2.{i}", every=dt.timedelta(0))
+
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
+    spread()
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD, client_address="198.51.100.99")
+    clock.advance(dt.timedelta(days=30, seconds=1))  # the success from OWNER is too old now
+    spread()
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD, client_address=OWNER)
+
+
 def test_one_address_spraying_many_accounts_is_slowed() -> None:
     """One address guessing different emails is slowed after 50 failures in all."""
     clock = ManualClock()

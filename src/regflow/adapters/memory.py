@@ -368,10 +368,10 @@ class InMemoryAccountStore(_Journaled):
             self._journal(lambda: self.accounts.__setitem__(account_id, account))
 
     def reserve_login_attempt(
-        self, attempt: LoginAttempt, *, since: dt.datetime
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
     ) -> LoginReservation:
-        """Record the attempt as a failure; return it with the recent ones for its account or
-        address. Outside units of work at once; inside one, undone if the unit fails."""
+        """Record the attempt as a failure; return it with the recent attempts it is counted
+        with. Outside units of work at once; inside one, undone if the unit fails."""
         self._check()
         with self._lock:
             self._attempt_ids += 1
@@ -379,10 +379,14 @@ class InMemoryAccountStore(_Journaled):
             recent = tuple(
                 a
                 for a in self.login_attempt_log.values()
-                if a.at >= since
-                and (
-                    a.account == attempt.account
-                    or (attempt.address is not None and a.address == attempt.address)
+                if (a.succeeded and a.at >= known_since and _same_pair(a, attempt))
+                or (
+                    not a.succeeded
+                    and a.at >= since
+                    and (
+                        a.account == attempt.account
+                        or (attempt.address is not None and a.address == attempt.address)
+                    )
                 )
             )
             self.login_attempt_log[attempt_id] = attempt
@@ -396,9 +400,10 @@ class InMemoryAccountStore(_Journaled):
             self._drop_attempts([attempt_id])
 
     def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
-        """Drop the reservation and the account's failures from `address`."""
+        """Drop the pair's failures and older successes; keep the reservation as its success."""
         self._check()
         with self._lock:
+            reserved = self.login_attempt_log.get(attempt_id)
             self._drop_attempts(
                 [
                     i
@@ -406,12 +411,19 @@ class InMemoryAccountStore(_Journaled):
                     if i == attempt_id or (a.account == account and a.address == address)
                 ]
             )
+            if reserved is not None and address is not None:
+                self.login_attempt_log[attempt_id] = attrs.evolve(reserved, succeeded=True)
+                self._journal(lambda: self._drop_attempts([attempt_id]))
 
-    def purge_login_attempts(self, before: dt.datetime) -> int:
-        """Delete the attempts recorded before `before`."""
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures before `before` and the successes before `known_before`."""
         self._check()
         with self._lock:
-            old = [i for i, a in self.login_attempt_log.items() if a.at < before]
+            old = [
+                i
+                for i, a in self.login_attempt_log.items()
+                if a.at < (known_before if a.succeeded else before)
+            ]
             self._drop_attempts(old)
             return len(old)
 
@@ -420,6 +432,10 @@ class InMemoryAccountStore(_Journaled):
             i: self.login_attempt_log.pop(i) for i in attempt_ids if i in self.login_attempt_log
         }
         self._journal(lambda: self.login_attempt_log.update(dropped))
+
+
+def _same_pair(a: LoginAttempt, b: LoginAttempt) -> bool:
+    return a.account == b.account and a.address == b.address
 
 
 class InMemoryFlowStore(_Journaled):

@@ -32,9 +32,9 @@ class LoginAttemptMethods:
     _scope: Scope
 
     def reserve_login_attempt(
-        self, attempt: LoginAttempt, *, since: dt.datetime
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
     ) -> LoginReservation:
-        """Insert and commit the attempt, then read the recent ones for its account or address."""
+        """Insert and commit the attempt, then read the attempts it is counted with."""
         table = login_attempts_table
         with translate("accounts"):
             with self._scope.writing() as connection:
@@ -43,6 +43,7 @@ class LoginAttemptMethods:
                         account=attempt.account,
                         address=attempt.address,
                         attempted_at=attempt.at,
+                        succeeded=False,
                     )
                 )
                 (attempt_id,) = result.inserted_primary_key or (None,)
@@ -52,14 +53,23 @@ class LoginAttemptMethods:
             same = table.c.account == attempt.account
             if attempt.address is not None:
                 same = sa.or_(same, table.c.address == attempt.address)
+            failures = sa.and_(table.c.succeeded.is_(False), table.c.attempted_at >= since, same)
+            known = sa.and_(
+                table.c.succeeded.is_(True),
+                table.c.attempted_at >= known_since,
+                table.c.account == attempt.account,
+                _from_address(attempt.address),
+            )
             with self._scope.reading() as connection:
                 rows = connection.execute(
-                    sa.select(table.c.account, table.c.address, table.c.attempted_at)
-                    .where(same, table.c.attempted_at >= since, table.c.id != attempt_id)
+                    sa.select(
+                        table.c.account, table.c.address, table.c.attempted_at, table.c.succeeded
+                    )
+                    .where(sa.or_(failures, known), table.c.id != attempt_id)
                     .order_by(table.c.attempted_at, table.c.id)
                 ).all()
         return LoginReservation(
-            attempt_id, tuple(LoginAttempt(row[0], row[1], row[2]) for row in rows)
+            attempt_id, tuple(LoginAttempt(row[0], row[1], row[2], bool(row[3])) for row in rows)
         )
 
     def forget_login_attempt(self, attempt_id: int) -> None:
@@ -69,21 +79,29 @@ class LoginAttemptMethods:
             connection.execute(table.delete().where(table.c.id == attempt_id))
 
     def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
-        """Delete the reservation and the account's failures from `address`."""
+        """Delete the pair's failures and older successes; keep the reservation as its success
+        (or delete it too, without an address)."""
+        table = login_attempts_table
+        pair = sa.and_(table.c.account == account, _from_address(address))
+        with translate("accounts"), self._scope.writing() as connection:
+            if address is None:
+                connection.execute(table.delete().where(sa.or_(table.c.id == attempt_id, pair)))
+                return
+            connection.execute(table.delete().where(pair, table.c.id != attempt_id))
+            connection.execute(
+                table.update().where(table.c.id == attempt_id).values(succeeded=True)
+            )
+
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures before `before` and the successes before `known_before`."""
         table = login_attempts_table
         with translate("accounts"), self._scope.writing() as connection:
-            connection.execute(
+            result = connection.execute(
                 table.delete().where(
                     sa.or_(
-                        table.c.id == attempt_id,
-                        sa.and_(table.c.account == account, _from_address(address)),
+                        sa.and_(table.c.succeeded.is_(False), table.c.attempted_at < before),
+                        sa.and_(table.c.succeeded.is_(True), table.c.attempted_at < known_before),
                     )
                 )
             )
-
-    def purge_login_attempts(self, before: dt.datetime) -> int:
-        """Delete the attempts recorded before `before`."""
-        table = login_attempts_table
-        with translate("accounts"), self._scope.writing() as connection:
-            result = connection.execute(table.delete().where(table.c.attempted_at < before))
             return int(result.rowcount)

@@ -111,6 +111,9 @@ login_attempts_table: Final = sa.Table(
     sa.Column("account", sa.String(128), nullable=False),
     sa.Column("address", sa.String(128), nullable=True),
     sa.Column("attempted_at", UtcDateTime, nullable=False),
+    # False: a failure, or an attempt still being checked; True: the latest successful login
+    # of `account` from `address`, which exempts that address from the account-wide delay
+    sa.Column("succeeded", sa.Boolean, nullable=False, default=False),
     sa.Index("ix_regflow_login_attempts_account", "account", "attempted_at"),
     sa.Index("ix_regflow_login_attempts_address", "address", "attempted_at"),
     sa.Index("ix_regflow_login_attempts_attempted_at", "attempted_at"),
