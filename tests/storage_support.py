@@ -362,16 +362,13 @@ def _join_all(processes: Sequence[Any]) -> None:
         assert process.exitcode == 0, f"worker exit code {process.exitcode}"
 
 
-def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
-    """`count` processes register different people with one email, then approve at once;
-    returns (person, flow id, outcome code) for each."""
+def _race(count: int, target: Any, args: Any) -> list[Any]:
+    """Start `count` processes running `target(*args(i), barrier, results)`, which meet at the
+    barrier before racing; returns what they put on `results`, in arrival order."""
     context = mp_context()
     barrier, results = context.Barrier(count), context.Queue()
     processes = [
-        context.Process(
-            target=worker_same_email, args=(url, i, "Shared@Example.fi", barrier, results)
-        )
-        for i in range(count)
+        context.Process(target=target, args=(*args(i), barrier, results)) for i in range(count)
     ]
     for process in processes:
         process.start()
@@ -380,19 +377,15 @@ def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
     return outcomes
 
 
+def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
+    """`count` processes register different people with one email, then approve at once;
+    returns (person, flow id, outcome code) for each."""
+    return _race(count, worker_same_email, lambda i: (url, i, "Shared@Example.fi"))
+
+
 def race_approve(url: str, flow_id: str, token: str, count: int) -> collections.Counter[str]:
     """`count` processes approve one flow at once; returns how often each outcome came."""
-    context = mp_context()
-    barrier, results = context.Barrier(count), context.Queue()
-    processes = [
-        context.Process(target=worker_approve, args=(url, flow_id, token, barrier, results))
-        for _ in range(count)
-    ]
-    for process in processes:
-        process.start()
-    codes = collections.Counter(results.get(timeout=120) for _ in processes)
-    _join_all(processes)
-    return codes
+    return collections.Counter(_race(count, worker_approve, lambda _: (url, flow_id, token)))
 
 
 def hop_registrations(url: str, n: int, workers: int) -> dict[int, list[int]]:
@@ -463,14 +456,4 @@ def worker_guess(url: str, email: str, guesses: int, barrier: Any, results: Any)
 def race_guesses(url: str, email: str, processes: int, guesses: int) -> list[tuple[int, list[str]]]:
     """`processes` processes guess `email`'s password `guesses` times each, at once; returns
     each one's (password checks, outcome codes)."""
-    context = mp_context()
-    barrier, results = context.Barrier(processes), context.Queue()
-    started = [
-        context.Process(target=worker_guess, args=(url, email, guesses, barrier, results))
-        for _ in range(processes)
-    ]
-    for process in started:
-        process.start()
-    outcomes = [results.get(timeout=120) for _ in started]
-    _join_all(started)
-    return outcomes
+    return _race(processes, worker_guess, lambda _: (url, email, guesses))
