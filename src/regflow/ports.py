@@ -160,25 +160,64 @@ class Outbox(Protocol):
         ...
 
 
+@attrs.frozen
+class LoginAttempt:
+    """A login attempt as the throttle counts it (`regflow.login`): a failure, one in progress,
+    or (`succeeded`) the latest successful login of an account from an address.
+
+    `account` and `address` are opaque to the store: regflow passes digests of the normalised
+    email and of the client's address (None when the caller does not know it).
+    """
+
+    account: str
+    address: str | None
+    at: dt.datetime
+    succeeded: bool = False
+
+
+@attrs.frozen
+class LoginReservation:
+    """A login attempt recorded before its password is checked, and the ones it is counted with.
+
+    `recent` holds, oldest first, the other failures for the same account or from the same
+    address at or after `since` (attempts still being checked elsewhere count as failures until
+    they end), and the successful logins of the same account from the same address at or after
+    `known_since`.
+    """
+
+    attempt_id: int
+    recent: tuple[LoginAttempt, ...]
+
+
 @runtime_checkable
 class LoginAttempts(Protocol):
-    """Failed logins per key, for throttling (`regflow.login`)."""
+    """Failed logins per account and client address, for throttling (`regflow.login`).
 
-    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
-        """When logins for `key` failed at or after `since`, oldest first.
+    An attempt is reserved (recorded as a failure) *before* its password is checked, so that
+    concurrent attempts see each other: the store must make the reservation visible to every
+    other caller before `reserve_login_attempt` returns (commit it), never inside a unit of
+    work that commits later.
+    """
 
-        `key` is opaque to the store (regflow passes a digest of the normalised email).
-        """
+    def reserve_login_attempt(
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
+    ) -> LoginReservation:
+        """Record `attempt` as a failure, visible to all, then return it with the recent
+        attempts it is counted with (see `LoginReservation`)."""
         ...
 
-    def record_login_failure(
-        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
-    ) -> None:
-        """Record a failed login for `key`, and forget its failures before `forget_before`."""
+    def forget_login_attempt(self, attempt_id: int) -> None:
+        """Drop a reserved attempt whose password was not checked (the login was throttled)."""
         ...
 
-    def clear_login_failures(self, key: str) -> None:
-        """Forget every failed login for `key` (after a successful one)."""
+    def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
+        """Drop the failures recorded for `account` from `address`, and keep the reservation as
+        the pair's one successful login (drop it too when `address` is None)."""
+        ...
+
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures recorded before `before` and the successful logins before
+        `known_before`; returns how many."""
         ...
 
 

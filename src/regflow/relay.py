@@ -28,7 +28,7 @@ from regflow.errors import AdapterError
 from regflow.outbox import DEFAULT_LEASE, Backoff, OutboxPorts, deliver_pending_emails
 
 if TYPE_CHECKING:
-    from regflow.ports import FlowStore, Ports
+    from regflow.ports import FlowStore, LoginAttempts, Ports
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,15 @@ def relay_loop(
     backoff: Backoff = _DEFAULT_BACKOFF,
     lease: dt.timedelta = DEFAULT_LEASE,
     purge_flows: FlowStore | None = None,
+    purge_logins: LoginAttempts | None = None,
 ) -> int:
     """Deliver pending emails until `stop` is set; returns how many were sent.
 
     A full batch is followed at once by the next pass; otherwise the loop waits `interval`
     seconds. An outage of the store or the mailer (`AdapterError`) is logged and retried after
     `interval`; any other exception is a bug and ends the loop. With `purge_flows`, each pass
-    also deletes the flows past their expiry.
+    also deletes the flows past their expiry; with `purge_logins`, the failed logins older than
+    the default throttle's window (`regflow.login.LoginThrottle`).
     """
     total = 0
     while not stop.is_set():
@@ -60,6 +62,8 @@ def relay_loop(
                 purged = purge_flows.purge_expired(ports.clock.now())
                 if purged:
                     log.info("relay: purged %d expired flows", purged)
+            if purge_logins is not None:
+                _purge_logins(purge_logins, ports.clock.now())
         except AdapterError:
             log.warning("relay: pass failed; retrying in %.1f s", interval, exc_info=True)
             stop.wait(interval)
@@ -99,7 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backoff-limit", type=float, default=3600.0, help="longest retry delay (default 3600)"
     )
     parser.add_argument(
-        "--purge-expired", action="store_true", help="also delete flows past their expiry"
+        "--purge-expired",
+        action="store_true",
+        help="also delete flows past their expiry and failed logins older than a day",
     )
     smtp = parser.add_argument_group("SMTP")
     smtp.add_argument("--smtp-host", default=env("REGFLOW_SMTP_HOST"), help="default localhost")
@@ -184,11 +190,14 @@ def run(args: argparse.Namespace) -> int:
     with app:
         ports, store = app.ports, app.storage
         purge = store.flows if args.purge_expired else None
+        purge_logins = store.login_attempts if args.purge_expired else None
         if args.once:
             try:
                 sent = deliver_pending_emails(ports, limit=args.batch, backoff=backoff, lease=lease)
                 if purge is not None:
                     purge.purge_expired(ports.clock.now())
+                if purge_logins is not None:
+                    _purge_logins(purge_logins, ports.clock.now())
             except AdapterError as error:
                 log.error("relay: pass failed: %s", error)  # names the error class only
                 return 1
@@ -205,5 +214,19 @@ def run(args: argparse.Namespace) -> int:
             backoff=backoff,
             lease=lease,
             purge_flows=purge,
+            purge_logins=purge_logins,
         )
     return 0
+
+
+def _purge_logins(attempts: LoginAttempts, now: dt.datetime) -> None:
+    """Delete failed logins older than the default throttle's window, so that spraying cannot
+    grow the table without bound."""
+    from regflow.login import LoginThrottle
+
+    throttle = LoginThrottle()
+    purged = attempts.purge_login_attempts(
+        now - throttle.window, known_before=now - throttle.remember
+    )
+    if purged:
+        log.info("relay: purged %d old failed logins", purged)

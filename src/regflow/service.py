@@ -29,7 +29,7 @@ import attrs
 from regflow import linking
 from regflow.errors import ConcurrentUpdate, FlowExpired
 from regflow.flow import RegistrationFlow
-from regflow.login import LoginThrottle, authenticate
+from regflow.login import LoginThrottle, authenticate, purge_login_attempts
 from regflow.machine import State
 
 if TYPE_CHECKING:
@@ -142,9 +142,23 @@ class RegistrationService:
 
     # -- login --------------------------------------------------------------------------------
 
-    def authenticate(self, email: str, password: str) -> Account:
-        """Log in with email and password (see `regflow.login.authenticate`)."""
-        return authenticate(self.ports, email, password, throttle=self.login_throttle)
+    def authenticate(
+        self, email: str, password: str, *, client_address: str | None = None
+    ) -> Account:
+        """Log in with email and password (see `regflow.login.authenticate`); pass the client's
+        IP address so that failures are counted per address too."""
+        return authenticate(
+            self.ports,
+            email,
+            password,
+            client_address=client_address,
+            throttle=self.login_throttle,
+        )
+
+    def purge_login_attempts(self) -> int:
+        """Delete failed logins older than the throttle's window (run it periodically, as
+        `regflow relay --purge-expired` does); returns how many."""
+        return purge_login_attempts(self.ports, throttle=self.login_throttle)
 
     # -- the one way a request changes a flow -------------------------------------------------
 

@@ -52,7 +52,7 @@ from regflow.model import (
     OutboxMessage,
     VerifiedPerson,
 )
-from regflow.ports import Ports, Snapshot, StoredFlow
+from regflow.ports import LoginAttempt, LoginReservation, Ports, Snapshot, StoredFlow
 from regflow.validation import email_key
 
 # `name` is the Finnish name; `names` holds the Swedish and English ones where they differ.
@@ -244,9 +244,11 @@ class InMemoryAccountStore(_Journaled):
         super().__init__()
         self.accounts: dict[str, Account] = {}
         self.outbox: dict[str, OutboxMessage] = {}  # message id -> message, in queue order
-        self.login_failure_log: dict[str, list[dt.datetime]] = {}  # key -> failure times
         # account id -> its contract records by `ContractLink.key`
         self.contract_link_records: dict[str, dict[str, ContractLink]] = {}
+        # attempt id -> a failed login, or one in progress (see `regflow.login`)
+        self.login_attempt_log: dict[int, LoginAttempt] = {}
+        self._attempt_ids = 0
         self._by_email: dict[str, str] = {}
         self._by_person: dict[str, str] = {}
 
@@ -456,35 +458,75 @@ class InMemoryAccountStore(_Journaled):
             self.accounts[account_id] = attrs.evolve(account, password_hash=password_hash)
             self._journal(lambda: self.accounts.__setitem__(account_id, account))
 
-    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
-        """The failures recorded for `key` at or after `since`, oldest first."""
+    def reserve_login_attempt(
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
+    ) -> LoginReservation:
+        """Record the attempt as a failure; return it with the recent attempts it is counted
+        with. Outside units of work at once; inside one, undone if the unit fails."""
         self._check()
         with self._lock:
-            return sorted(t for t in self.login_failure_log.get(key, ()) if t >= since)
+            self._attempt_ids += 1
+            attempt_id = self._attempt_ids
+            recent = tuple(
+                a
+                for a in self.login_attempt_log.values()
+                if (a.succeeded and a.at >= known_since and _same_pair(a, attempt))
+                or (
+                    not a.succeeded
+                    and a.at >= since
+                    and (
+                        a.account == attempt.account
+                        or (attempt.address is not None and a.address == attempt.address)
+                    )
+                )
+            )
+            self.login_attempt_log[attempt_id] = attempt
+            self._journal(lambda: self._drop_attempts([attempt_id]))
+        return LoginReservation(attempt_id, tuple(sorted(recent, key=lambda a: a.at)))
 
-    def record_login_failure(
-        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
-    ) -> None:
-        """Record a failure and forget the key's failures before `forget_before`."""
+    def forget_login_attempt(self, attempt_id: int) -> None:
+        """Drop a reserved attempt."""
         self._check()
         with self._lock:
-            previous = self.login_failure_log.get(key)
-            kept = [t for t in previous or () if t >= forget_before]
-            self.login_failure_log[key] = [*kept, at]
-            self._journal(lambda: self._restore_failures(key, previous))
+            self._drop_attempts([attempt_id])
 
-    def clear_login_failures(self, key: str) -> None:
-        """Forget the key's failures."""
+    def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
+        """Drop the pair's failures and older successes; keep the reservation as its success."""
         self._check()
         with self._lock:
-            previous = self.login_failure_log.pop(key, None)
-            self._journal(lambda: self._restore_failures(key, previous))
+            reserved = self.login_attempt_log.get(attempt_id)
+            self._drop_attempts(
+                [
+                    i
+                    for i, a in self.login_attempt_log.items()
+                    if i == attempt_id or (a.account == account and a.address == address)
+                ]
+            )
+            if reserved is not None and address is not None:
+                self.login_attempt_log[attempt_id] = attrs.evolve(reserved, succeeded=True)
+                self._journal(lambda: self._drop_attempts([attempt_id]))
 
-    def _restore_failures(self, key: str, previous: list[dt.datetime] | None) -> None:
-        if previous is None:
-            self.login_failure_log.pop(key, None)
-        else:
-            self.login_failure_log[key] = previous
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures before `before` and the successes before `known_before`."""
+        self._check()
+        with self._lock:
+            old = [
+                i
+                for i, a in self.login_attempt_log.items()
+                if a.at < (known_before if a.succeeded else before)
+            ]
+            self._drop_attempts(old)
+            return len(old)
+
+    def _drop_attempts(self, attempt_ids: list[int]) -> None:
+        dropped = {
+            i: self.login_attempt_log.pop(i) for i in attempt_ids if i in self.login_attempt_log
+        }
+        self._journal(lambda: self.login_attempt_log.update(dropped))
+
+
+def _same_pair(a: LoginAttempt, b: LoginAttempt) -> bool:
+    return a.account == b.account and a.address == b.address
 
 
 class InMemoryFlowStore(_Journaled):

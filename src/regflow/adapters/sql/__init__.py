@@ -45,7 +45,7 @@ from regflow.adapters.sql._schema import (
     contract_links_table,
     create_schema,
     flows_table,
-    login_failures_table,
+    login_attempts_table,
     metadata,
     outbox_table,
 )
@@ -63,7 +63,7 @@ __all__ = [
     "create_engine",
     "create_schema",
     "flows_table",
-    "login_failures_table",
+    "login_attempts_table",
     "metadata",
     "outbox_table",
 ]

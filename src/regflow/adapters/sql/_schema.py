@@ -102,14 +102,21 @@ flows_table: Final = sa.Table(
     sa.Index("ix_regflow_flows_expires_at", "expires_at"),
 )
 
-login_failures_table: Final = sa.Table(
-    "regflow_login_failures",
+login_attempts_table: Final = sa.Table(
+    "regflow_login_attempts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    # an opaque key from `regflow.login` (a digest of the normalised email), never the email
-    sa.Column("subject", sa.String(128), nullable=False),
-    sa.Column("failed_at", UtcDateTime, nullable=False),
-    sa.Index("ix_regflow_login_failures_subject", "subject", "failed_at"),
+    # opaque keys from `regflow.login` (digests of the normalised email and of the client
+    # address's group), never the email or the address itself
+    sa.Column("account", sa.String(128), nullable=False),
+    sa.Column("address", sa.String(128), nullable=True),
+    sa.Column("attempted_at", UtcDateTime, nullable=False),
+    # False: a failure, or an attempt still being checked; True: the latest successful login
+    # of `account` from `address`, which exempts that address from the account-wide delay
+    sa.Column("succeeded", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_regflow_login_attempts_account", "account", "attempted_at"),
+    sa.Index("ix_regflow_login_attempts_address", "address", "attempted_at"),
+    sa.Index("ix_regflow_login_attempts_attempted_at", "attempted_at"),
 )
 
 
