@@ -8,7 +8,10 @@ Options fall back to environment variables (`REGFLOW_DATABASE_URL`, `REGFLOW_SMT
 `REGFLOW_SMTP_PORT`, `REGFLOW_SMTP_STARTTLS`, `REGFLOW_SMTP_IMPLICIT_TLS`,
 `REGFLOW_SMTP_USERNAME`, `REGFLOW_SMTP_CAFILE`, `REGFLOW_MAIL_FROM`); the SMTP password is read
 from `REGFLOW_SMTP_PASSWORD` only, never from the command line, where `ps` would show it.
-Several relays may run at once: each claims the messages it sends for a lease (`--lease`).
+Several relays may run at once: each claims a message for a lease (`--lease`) just before it
+sends it, so two relays never send one message while both hold a live lease. The one case left
+at least once: the SMTP server accepted a message and the relay died (or lost the database)
+before marking it sent; the next relay sends it again, with the same Message-ID.
 
 `relay_loop` is the same loop for embedding (a thread in a web worker, a test). SQLAlchemy is
 imported only when `run` needs it.
@@ -90,7 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lease",
         type=float,
         default=DEFAULT_LEASE.total_seconds(),
-        help="seconds a claimed message is reserved for this relay (default 300)",
+        help="seconds a message is reserved for this relay's send of it; more than the SMTP "
+        "timeout (default 300)",
     )
     parser.add_argument(
         "--backoff", type=float, default=30.0, help="first retry delay in seconds (default 30)"
