@@ -2,6 +2,7 @@
 
     regflow check-password [--language sv] [--name ...] [--email ...]   # policy verdict
     regflow relay [--once] ...                                           # outbox relay
+    regflow init-db [--database-url URL]                                 # create the tables
 
 Each subcommand lives in its own module and is imported only when used.
 """
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-password": ("regflow.check_password", "check a password against the policy"),
     "relay": ("regflow.relay", "deliver queued emails through the configured mailer"),
+    "init-db": ("regflow.init_db", "create regflow's tables in the database where missing"),
 }
 
 

@@ -63,8 +63,10 @@ def relay_loop(
                 purged = purge_flows.purge_expired(ports.clock.now())
                 if purged:
                     log.info("relay: purged %d expired flows", purged)
-        except AdapterError:
-            log.warning("relay: pass failed; retrying in %.1f s", interval, exc_info=True)
+        except AdapterError as error:
+            # says which failure it is (the database refused us, has no tables, the mail
+            # server refused...); no traceback, which could carry the driver's text
+            log.warning("relay: pass failed: %s; retrying in %.1f s", error, interval)
             stop.wait(interval)
             continue
         total += sent
@@ -82,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         default=env("REGFLOW_DATABASE_URL"),
         help="SQLAlchemy URL of the regflow database (env REGFLOW_DATABASE_URL; "
-        "default sqlite:///regflow.sqlite3)",
+        "default sqlite:///regflow.sqlite3, the demo's and `regflow init-db`'s)",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument(
@@ -162,13 +164,21 @@ def run(args: argparse.Namespace) -> int:
     """Run the relay as configured by `args`; 0 on success, 1 when a `--once` pass failed,
     2 for a configuration error."""
     from regflow.adapters.smtp import SmtpConfig
-    from regflow.bootstrap import DEFAULT_DATABASE_URL, Config, ConfigError, bootstrap_outbox
+    from regflow.bootstrap import (
+        DEFAULT_DATABASE_URL,
+        Config,
+        ConfigError,
+        bootstrap_outbox,
+        describe_database_url,
+    )
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    database_url = args.database_url or DEFAULT_DATABASE_URL
+    where = describe_database_url(database_url)  # the password masked
     try:
         config = Config(
-            database_url=args.database_url or DEFAULT_DATABASE_URL,
+            database_url=database_url,
             mailer="smtp",
             smtp=SmtpConfig.from_env(_smtp_environ(args)),
             create_schema=False,  # the relay sends; creating tables is the service's business
@@ -182,9 +192,10 @@ def run(args: argparse.Namespace) -> int:
     lease = dt.timedelta(seconds=args.lease)
     try:
         app = bootstrap_outbox(config)
-    except ConfigError as error:
+    except ConfigError as error:  # UnsupportedDatabaseUrl is one too
         log.error("relay: %s", error)
         return 2
+    log.info("relay: database %s", where)
     with app:
         ports, store = app.ports, app.storage
         purge = store.flows if args.purge_expired else None
@@ -194,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
                 if purge is not None:
                     purge.purge_expired(ports.clock.now())
             except AdapterError as error:
-                log.error("relay: pass failed: %s", error)  # names the error class only
+                # which failure (connection refused, no such table...), never the driver's text
+                log.error("relay: pass failed on the database %s: %s", where, error)
                 return 1
             log.info("relay: sent %d", sent)
             return 0
