@@ -158,6 +158,13 @@ def test_default_database_keeps_accounts_between_runs(cli: Cli) -> None:
     assert "Phase 2 of 4" not in out
 
 
+def test_the_demo_and_the_relay_share_the_default_database() -> None:
+    """The demo's default file is the one `regflow relay` and `regflow init-db` use."""
+    from regflow.bootstrap import DEFAULT_DATABASE_URL
+
+    assert f"sqlite:///{DEFAULT_DATABASE}" == DEFAULT_DATABASE_URL
+
+
 def test_reset_empties_the_database_but_the_demo_account(cli: Cli) -> None:
     """After a registration, `--reset` forgets it; Johan's demo account is there again."""
     matti = [CONSUMER, NORDEA, "240467-541E"]
