@@ -3,6 +3,7 @@
     regflow check-password [--language sv] [--name ...] [--email ...]   # policy verdict
     regflow relay [--once] ...                                           # outbox relay
     regflow link-contracts [--once] [--all] ...                          # link contracts later
+    regflow init-db [--database-url URL]                                 # create the tables
 
 Each subcommand lives in its own module and is imported only when used.
 """
@@ -22,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "regflow.link_contracts",
         "link contracts that became linkable after registration",
     ),
+    "init-db": ("regflow.init_db", "create regflow's tables in the database where missing"),
 }
 
 

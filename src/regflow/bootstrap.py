@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 import attrs
 
-from regflow.errors import AlreadyRegistered, EmailTaken
+from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
 from regflow.ports import Ports
@@ -377,18 +377,48 @@ def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True)
         return InMemoryStorage()
     backend = scheme.split("+", 1)[0]
     if backend not in {"sqlite", "postgresql"}:
-        msg = (
-            f"unsupported database URL scheme {scheme or '(none)'!r}: use memory:, "
-            "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
-        )
-        raise ConfigError(msg)
+        raise _BadDatabaseUrl(scheme)
+    from sqlalchemy.exc import ArgumentError
+
     from regflow.adapters.sql import SqlStore
 
-    store = SqlStore.from_url(url)
+    try:
+        store = SqlStore.from_url(url)
+    except (ValueError, ArgumentError):  # malformed (a port that is no number), unknown +driver
+        raise _BadDatabaseUrl(scheme, malformed=True) from None  # its text repeats the URL
     closers.append(store.close)
     if create_schema:
         store.create_schema()
     return store
+
+
+class _BadDatabaseUrl(ConfigError, UnsupportedDatabaseUrl):
+    """`UnsupportedDatabaseUrl`, and a `ConfigError` like bootstrap's other refusals."""
+
+
+def init_database(url: str = DEFAULT_DATABASE_URL) -> None:
+    """Create regflow's tables at `url` where they are missing (`regflow init-db`).
+
+    `memory:` has nothing to create. Raises `UnsupportedDatabaseUrl` (a `ConfigError`) for a
+    URL regflow cannot use, `DatabaseUnavailable` when the database cannot be reached.
+    """
+    closers: list[Closer] = []
+    try:
+        open_storage(url, closers, create_schema=True)
+    finally:
+        _close_all(closers)
+
+
+def describe_database_url(url: str) -> str:
+    """The URL to show a person: its password masked (`***`); an unreadable one not at all."""
+    if url == MEMORY_URL:
+        return url
+    try:
+        import sqlalchemy as sa
+
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # any parsing failure: show nothing of it
+        return "(an unreadable database URL)"
 
 
 def _customers(config: Config, closers: list[Closer]) -> CustomerDirectory:

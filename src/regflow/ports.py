@@ -147,16 +147,22 @@ class Outbox(Protocol):
 
         Each claimed message is not due again before `lease_until` (unless marked sent or failed
         first), so relays running side by side do not send it twice at once, and a relay that
-        dies mid-send leaves it due again when the lease ends.
+        dies mid-send leaves it due again when the lease ends. Claiming is atomic: two relays
+        claiming at once never get the same message. The relay claims one message right before
+        each send (`limit=1`), so a lease only has to outlast one send, not a batch.
         """
         ...
 
     def mark_sent(self, message_id: str, now: dt.datetime) -> None:
-        """Record that the message was handed to the mail server."""
+        """Record that the message was handed to the mail server.
+
+        A message already marked sent keeps its first record (a relay marking late, after
+        another one sent it too, overwrites nothing).
+        """
         ...
 
     def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
-        """Record a failed attempt and when to try again."""
+        """Record a failed attempt and when to try again; a message already sent stays sent."""
         ...
 
 

@@ -14,6 +14,7 @@ from regflow import (
     EmailTaken,
     FlowNotFound,
     NewAccount,
+    OutboxMessage,
 )
 from regflow.ports import AccountStore, FlowStore, LoginAttempt, LoginAttempts, Outbox, Storage
 
@@ -178,6 +179,39 @@ def test_sent_message_is_no_longer_pending_and_stays_sent(
     outbox.mark_failed("registration-confirmation.flow1", "late", T0)
     assert outbox.pending_messages(T0 + MINUTE * 60, 10) == []
     assert outbox.claim_messages(T0 + MINUTE * 60, 10, T0 + MINUTE * 70) == []
+
+
+def test_a_late_mark_keeps_the_first_delivery(storage: Storage, outbox: Outbox) -> None:
+    """A relay marking late (its lease ran out and another sent too) overwrites nothing."""
+    storage.accounts.create(new_account(1), message(1))
+    outbox.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 2)
+    outbox.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 3)
+    outbox.mark_failed("registration-confirmation.flow1", "late", T0 + MINUTE * 4)
+    record = stored_message(storage, "registration-confirmation.flow1")
+    assert (record.sent_at, record.attempts) == (T0 + MINUTE * 2, 1)
+    assert (record.next_attempt_at, record.last_error) == (None, "")
+
+
+def stored_message(storage: Storage, message_id: str) -> OutboxMessage:
+    """The outbox's record of one message, sent or not, read past the port."""
+    from regflow.adapters.memory import InMemoryAccountStore
+
+    if isinstance(storage.outbox, InMemoryAccountStore):
+        return storage.outbox.outbox[message_id]
+    from regflow.adapters.sql import SqlStore, outbox_table
+
+    assert isinstance(storage, SqlStore)
+    with storage.engine.connect() as connection:
+        row = connection.execute(
+            outbox_table.select().where(outbox_table.c.message_id == message_id)
+        ).one()
+    return OutboxMessage(
+        message=message(1),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
 
 
 def test_claimed_messages_are_leased(accounts: AccountStore, outbox: Outbox) -> None:

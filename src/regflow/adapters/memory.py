@@ -436,10 +436,12 @@ class InMemoryAccountStore(_Journaled):
                 )
 
     def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
-        """Record a failed attempt and the time of the next one."""
+        """Record a failed attempt and the time of the next one (not on a message sent)."""
         self._check()
         with self._lock:
             message = self.outbox[message_id]
+            if message.sent_at is not None:  # another relay's delivery stands
+                return
             self._replace(
                 attrs.evolve(
                     message,
