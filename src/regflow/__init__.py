@@ -9,6 +9,7 @@ from regflow._i18n import normalize_language
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
+    CallbackMismatch,
     ConcurrentUpdate,
     CustomerServiceNeeded,
     DetailsRejected,
@@ -52,6 +53,7 @@ from regflow.model import (
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
 from regflow.ports import Ports
+from regflow.security import SecurityEvents
 from regflow.service import RegistrationService
 from regflow.settings import Settings
 
@@ -65,6 +67,7 @@ __all__ = [
     "Bank",
     "BankCallback",
     "BankRedirect",
+    "CallbackMismatch",
     "ConcurrentUpdate",
     "Contact",
     "ContactDetails",
@@ -94,6 +97,7 @@ __all__ = [
     "RegflowError",
     "RegistrationFlow",
     "RegistrationService",
+    "SecurityEvents",
     "Settings",
     "SnapshotInvalid",
     "State",
