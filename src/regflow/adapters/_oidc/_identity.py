@@ -73,6 +73,10 @@ _UI_LOCALES: Final = frozenset({"fi", "sv", "en"})
 _OAUTH_ERROR: Final = re.compile(r"^[a-z_]{1,64}$")  # an error code safe to log as it is
 _SPENT_TTL: Final = 3600.0  # seconds a completed state is remembered (a flow lives 30 minutes)
 _SPENT_LIMIT: Final = 100_000
+# joserfc's refusals of a `crit` header (RFC 7515 4.1.11) it cannot honour (an extension it does
+# not support, or one the header lacks): the token cannot be processed, whatever its signature,
+# and the log should say so rather than "does not verify".
+_CRIT_ERRORS: Final = (UnsupportedHeaderError, MissingCritHeaderError)
 
 
 class _UtcClock:
@@ -426,7 +430,9 @@ class OidcBankIdentity:
         try:
             valid = jws.validate_compact(token, key, registry=registry)
         except _CRIT_ERRORS as error:
-            raise _failed("token_invalid", _crit_detail(error, "ID token")) from error
+            raise _failed(
+                "token_invalid", "the ID token has an unsupported critical header"
+            ) from error
         except (JoseError, ValueError, TypeError):
             valid = False
         if not valid:
@@ -465,7 +471,8 @@ class OidcBankIdentity:
             except ExceededSizeError as error:  # the same for every key: say so, not "keys"
                 raise _failed("token_invalid", "the encrypted ID token is too large") from error
             except _CRIT_ERRORS as error:
-                raise _failed("token_invalid", _crit_detail(error, "encrypted ID token")) from error
+                detail = "the encrypted ID token has an unsupported critical header"
+                raise _failed("token_invalid", detail) from error
             except (JoseError, ValueError, TypeError):
                 continue
             try:
@@ -526,18 +533,6 @@ class OidcBankIdentity:
             given_names=_first(claims, mapping.given_names),
             family_name=_first(claims, mapping.family_name),
         )
-
-
-# joserfc's refusals of a `crit` header (RFC 7515 4.1.11): one it does not support, or one that
-# names a parameter the header lacks. Either way the token cannot be processed, whatever its
-# signature; the log should say so rather than "does not verify".
-_CRIT_ERRORS: Final = (UnsupportedHeaderError, MissingCritHeaderError)
-
-
-def _crit_detail(error: JoseError, what: str) -> str:
-    if isinstance(error, MissingCritHeaderError):
-        return f"the {what} names a critical header it lacks"
-    return f"the {what} has an unsupported critical header"
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float:
