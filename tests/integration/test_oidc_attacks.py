@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
+import httpx
 import pytest
 
 from regflow import RegistrationFlow, RegistrationService, State
@@ -234,23 +235,55 @@ def test_personal_id_comes_back_in_stdnums_normal_form(
     assert (flow.state, flow.personal_id) == (State.confirming_personal_id, ANNA.personal_id)
 
 
+class _CountingStream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, counter: list[int]) -> None:
+        self._inner, self._counter = inner, counter
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            self._counter[0] += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _CountingTransport(httpx.HTTPTransport):
+    """Counts the response body bytes the client actually read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = [0]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _CountingStream(response.stream, self.received)
+        return response
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_huge_token_answer_is_refused_without_reading_it(
-    oidc_broker: OidcProviderProcess,
-    oidc_bank: OidcBankIdentity,
-    caplog: pytest.LogCaptureFixture,
-    chunked: bool,
+    oidc_broker: OidcProviderProcess, caplog: pytest.LogCaptureFixture, chunked: bool
 ) -> None:
-    """A 20 MB token endpoint answer is refused at the 64 KiB cap, fast, as AdapterError
-    saying it is too large. The broker has spent the code by then: a retry is code_rejected."""
+    """A 20 MB token endpoint answer is refused at the 64 KiB cap, fast and having read at most
+    the cap and one more chunk (nothing, when its Content-Length says it is too large), as
+    AdapterError saying it is too large. The broker has spent the code by then: a retry is
+    code_rejected."""
+    transport = _CountingTransport()
+    oidc_bank = OidcBankIdentity(
+        oidc_broker.config(), http_client_factory=lambda: httpx.Client(transport=transport)
+    )
     redirect = oidc_bank.begin("nordea", flow_id="flow-1", language="fi")
     callback = oidc_broker.login(redirect)
     oidc_broker.plan_next_token(pad_bytes=20_000_000, chunked=chunked)
     caplog.set_level(logging.INFO, logger=OIDC_LOGGER)
+    transport.received[0] = 0
     started = time.perf_counter()
     with pytest.raises(AdapterError) as raised:
         oidc_bank.complete(callback, redirect)
     elapsed = time.perf_counter() - started
+    assert transport.received[0] <= (2 * 65536 if chunked else 0)
     assert "too large" in raised.value.detail
     assert "65536" in raised.value.detail
     assert "too large" in caplog.text
@@ -258,6 +291,7 @@ def test_a_huge_token_answer_is_refused_without_reading_it(
     with pytest.raises(IdentificationFailed) as retried:
         oidc_bank.complete(callback, redirect)
     assert retried.value.code == "code_rejected"
+    oidc_bank.close()
 
 
 def test_an_answer_under_the_cap_is_read(oidc_broker: OidcProviderProcess) -> None:
