@@ -229,10 +229,10 @@ class CallbackMismatch(IdentificationFailed):
     `state_mismatch`; a bank adapter raises it before it redeems anything.
     """
 
-    CODE: ClassVar[str] = "state_mismatch"
+    code = "state_mismatch"
 
     def __init__(self, *, detail: str = "") -> None:
-        super().__init__(self.CODE, detail=detail)
+        super().__init__(type(self).code, detail=detail)
 
 
 class UnknownBank(RegflowError):

@@ -401,11 +401,11 @@ class RegistrationFlow:
                 allow_temporary=self._ports.settings.allow_temporary_personal_ids,
             )
         except IdentificationFailed as error:
-            if error.code == CallbackMismatch.CODE:
+            if error.code == CallbackMismatch.code:
                 # Not this attempt's answer (anyone can send a browser to the callback URL):
                 # ignored, so that it can neither end the user's attempt nor count as a failure.
                 self._ports.security.record(
-                    CallbackMismatch.CODE,
+                    CallbackMismatch.code,
                     flow=self.log_id,
                     event=str(Event.complete_identification),
                 )
