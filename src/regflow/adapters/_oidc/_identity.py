@@ -10,11 +10,15 @@ token (JWE), verifies its signature against the broker's key set and checks its 
 `aud`/`azp`, `exp`, `iat`, `nbf`, `nonce`, `acr`) before reading the person from the configured
 claim names.
 
-Every negative or unverifiable answer is `IdentificationFailed` with its own code; only a broker
-that cannot answer (no connection, timeout, 5xx, our own client refused) is `AdapterError`, and
-then nothing is spent, so the same callback may be retried. A redirect's identification
-completes at most once in this process; across processes the flow's own transition (which drops
-the redirect) and the broker's single-use codes give the same guarantee.
+A callback that is not the attempt's (another state, or none) is `CallbackMismatch`, raised
+before anything is redeemed: the flow ignores it. Every negative or unverifiable answer is
+`IdentificationFailed` with its own code; only a broker that cannot answer (no connection,
+timeout, 5xx, an answer over `max_response_bytes`, our own client refused) is `AdapterError`, and
+then nothing is spent, so the same callback may be retried. A redirect's identification completes
+at most once in this process: its state is reserved before the code is redeemed (a concurrent
+second request gets `ConcurrentUpdate`, even from a broker that answers a reused code twice) and
+released only on `AdapterError`; across processes the flow store's version check (the flow's
+transition drops the redirect) and the broker's single-use codes give the same guarantee.
 
 Logs name banks, failure codes and key counts; never a token, code, verifier, state, nonce or
 personal identity code.
@@ -85,6 +89,8 @@ class _UtcClock:
 
 
 class _Claim(enum.Enum):
+    """What `_Attempts.reserve` found."""
+
     reserved = "reserved"  # this caller may redeem the attempt's code
     busy = "busy"  # another request is redeeming it right now
     spent = "spent"  # the attempt has ended
