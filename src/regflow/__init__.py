@@ -9,6 +9,7 @@ from regflow._i18n import normalize_language
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
+    CallbackMismatch,
     ConcurrentUpdate,
     CustomerServiceNeeded,
     DatabaseUnavailable,
@@ -60,6 +61,7 @@ from regflow.model import (
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
 from regflow.ports import Ports
+from regflow.security import SecurityEvents
 from regflow.service import RegistrationService
 from regflow.settings import Settings
 
@@ -74,6 +76,7 @@ __all__ = [
     "Bank",
     "BankCallback",
     "BankRedirect",
+    "CallbackMismatch",
     "ConcurrentUpdate",
     "Contact",
     "ContactDetails",
@@ -109,6 +112,7 @@ __all__ = [
     "RegistrationFlow",
     "RegistrationService",
     "SchemaMissing",
+    "SecurityEvents",
     "Settings",
     "SnapshotInvalid",
     "State",

@@ -251,6 +251,22 @@ class IdentificationFailed(RegflowError):
         super().__init__()
 
 
+class CallbackMismatch(IdentificationFailed):
+    """A bank callback that does not belong to the flow's pending attempt: its `state` is not
+    the one the flow sent the user away with (or it carries none).
+
+    Anyone can send a browser to the callback URL, so such a callback says nothing about the
+    user's real attempt: `complete_identification` raises this error, changes nothing (the
+    attempt stays open, no failure is counted) and records a security event. Its code is
+    `state_mismatch`; a bank adapter raises it before it redeems anything.
+    """
+
+    code = "state_mismatch"
+
+    def __init__(self, *, detail: str = "") -> None:
+        super().__init__(type(self).code, detail=detail)
+
+
 class UnknownBank(RegflowError):
     """The bank id is not in the identity port's list."""
 

@@ -27,6 +27,7 @@ from regflow.model import (
     VerifiedPerson,
 )
 from regflow.policy import PersonalContext, PolicyResult
+from regflow.security import SecurityEvents
 from regflow.settings import Settings
 
 Snapshot = dict[str, Any]  # JSON-safe; see `RegistrationFlow.snapshot`
@@ -50,8 +51,12 @@ class BankIdentity(Protocol):
     def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
         """Verify the bank's answer against `expected` and return the verified person.
 
-        Raises `IdentificationFailed` (with a code) for a negative or unverifiable answer, and
-        `AdapterError` when the broker cannot be reached.
+        Raises `CallbackMismatch` (before anything is redeemed) for a callback whose state is
+        not `expected.state` or that carries none: it is not this attempt's answer, and the flow
+        ignores it. Raises `IdentificationFailed` (with a code) for a negative or unverifiable
+        answer, `AdapterError` when the broker cannot be reached (nothing is spent: the same
+        callback may be tried again), and `ConcurrentUpdate` while another request is
+        completing the same attempt.
         """
         ...
 
@@ -395,7 +400,8 @@ class Ports:
 
     `outbox` and `login_attempts` default to the `accounts` object, since one store usually
     implements all three ports (`InMemoryAccountStore`, `SqlAccountStore`); pass them when it
-    does not.
+    does not. `security` counts and logs the security events the flows see (a forged bank
+    callback, ...): one `SecurityEvents` per `Ports` unless you pass your own.
     """
 
     bank: BankIdentity
@@ -417,3 +423,4 @@ class Ports:
         validator=_implements(LoginAttempts, "login_attempts"),
         kw_only=True,
     )
+    security: SecurityEvents = attrs.field(factory=SecurityEvents, kw_only=True, eq=False)

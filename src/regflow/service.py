@@ -88,7 +88,8 @@ class RegistrationService:
         return self._handle(flow_id, RegistrationFlow.choose_other_bank)
 
     def complete_identification(self, flow_id: str, callback: BankCallback) -> RegistrationFlow:
-        """Phase 1: the bank's answer arrived at the redirect URI."""
+        """Phase 1: the bank's answer arrived at the redirect URI (`CallbackMismatch`, saving
+        nothing, when it is not the pending attempt's)."""
         return self._handle(flow_id, lambda flow: flow.complete_identification(callback))
 
     def confirm_personal_id(self, flow_id: str) -> RegistrationFlow:

@@ -21,7 +21,7 @@ from regflow.adapters.memory import (
     RecordingMailer,
     SimulatedBank,
 )
-from regflow.errors import AdapterError, IdentificationFailed, UnknownBank
+from regflow.errors import AdapterError, CallbackMismatch, IdentificationFailed, UnknownBank
 from regflow.model import BankCallback, BankRedirect, EmailMessage
 from regflow.ports import BankIdentity, CustomerDirectory, Mailer
 from tests.http_customers_fixtures import TOKEN, CustomerApi, status
@@ -119,14 +119,19 @@ def test_a_bank_error_raises_identification_failed_with_a_code(bank: BankDriver)
     assert failed.value.code != "identification_cancelled"
 
 
-def test_a_wrong_state_raises_state_mismatch(bank: BankDriver) -> None:
-    """A callback whose state is not the flow's raises IdentificationFailed(state_mismatch)."""
+@pytest.mark.parametrize("state", ["wrong", "missing"])
+def test_a_wrong_or_missing_state_raises_callback_mismatch(bank: BankDriver, state: str) -> None:
+    """A callback whose state is not the flow's, or that has none, raises CallbackMismatch
+    (code state_mismatch) before redeeming anything: the real callback still completes."""
     redirect = _begin(bank)
     callback = bank.approve(redirect)
-    forged = BankCallback({**callback.params, "state": redirect.state + "x"})
-    with pytest.raises(IdentificationFailed) as failed:
-        bank.bank.complete(forged, redirect)
+    params = {k: v for k, v in callback.params.items() if k != "state"}
+    if state == "wrong":
+        params["state"] = redirect.state + "x"
+    with pytest.raises(CallbackMismatch) as failed:
+        bank.bank.complete(BankCallback(params), redirect)
     assert failed.value.code == "state_mismatch"
+    assert bank.bank.complete(callback, redirect).personal_id
 
 
 def test_a_code_cannot_be_redeemed_twice(bank: BankDriver) -> None:

@@ -33,6 +33,7 @@ from regflow.demo import DEMO_PEOPLE as DEMO_PEOPLE  # noqa: PLC0414
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
+    CallbackMismatch,
     ConcurrentUpdate,
     EmailTaken,
     FlowNotFound,
@@ -176,9 +177,9 @@ class SimulatedBank(_Faultable):
         self._check()
         params = callback.params
         if "state" not in params:
-            raise IdentificationFailed("invalid_callback")
+            raise CallbackMismatch(detail="the callback carries no state")
         if not _same(params["state"], expected.state):
-            raise IdentificationFailed("state_mismatch")
+            raise CallbackMismatch(detail="the callback's state is not this attempt's")
         error = params.get("error")
         if error == "access_denied":
             raise IdentificationFailed("identification_cancelled")
