@@ -8,7 +8,9 @@ table is in `regflow.machine`, the ports in `regflow.ports`, the fakes in
 from regflow._i18n import normalize_language
 from regflow.errors import (
     AdapterError,
+    AdapterTimeout,
     AlreadyRegistered,
+    CommitOutcomeUnknown,
     ConcurrentUpdate,
     CustomerServiceNeeded,
     DetailsRejected,
@@ -58,6 +60,7 @@ from regflow.settings import Settings
 __all__ = [
     "Account",
     "AdapterError",
+    "AdapterTimeout",
     "AlreadyRegistered",
     "Argon2Hasher",
     "AuditEntry",
@@ -65,6 +68,7 @@ __all__ = [
     "Bank",
     "BankCallback",
     "BankRedirect",
+    "CommitOutcomeUnknown",
     "ConcurrentUpdate",
     "Contact",
     "ContactDetails",
