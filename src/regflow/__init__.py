@@ -8,8 +8,10 @@ table is in `regflow.machine`, the ports in `regflow.ports`, the fakes in
 from regflow._i18n import normalize_language
 from regflow.errors import (
     AdapterError,
+    AdapterTimeout,
     AlreadyRegistered,
     CallbackMismatch,
+    CommitOutcomeUnknown,
     ConcurrentUpdate,
     CustomerServiceNeeded,
     DatabaseUnavailable,
@@ -69,6 +71,7 @@ __all__ = [
     "Account",
     "AccountContracts",
     "AdapterError",
+    "AdapterTimeout",
     "AlreadyRegistered",
     "Argon2Hasher",
     "AuditEntry",
@@ -77,6 +80,7 @@ __all__ = [
     "BankCallback",
     "BankRedirect",
     "CallbackMismatch",
+    "CommitOutcomeUnknown",
     "ConcurrentUpdate",
     "Contact",
     "ContactDetails",

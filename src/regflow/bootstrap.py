@@ -28,12 +28,16 @@ Environment (`Config.from_env`):
   (`regflow.adapters.http_customers`, the `http` extra), configured by `REGFLOW_CUSTOMERS_URL`,
   `_TOKEN`, `_CLIENT_CERT`, `_CLIENT_KEY`, `_CAFILE`, `_TIMEOUT`, `_DEADLINE`, `_ATTEMPTS` and
   `_FIELD_NAMES`; unset, the demo customers (with `REGFLOW_DEMO`) or `customers=`
+- `REGFLOW_DATABASE_CONNECT_TIMEOUT`, `REGFLOW_DATABASE_STATEMENT_TIMEOUT`,
+  `REGFLOW_DATABASE_LOCK_TIMEOUT` (seconds, or `off`), `REGFLOW_SQLITE_BUSY_TIMEOUT` (seconds):
+  the SQL storage's `DatabaseTimeouts`
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -88,6 +92,69 @@ def _choice(*allowed: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     return check
 
 
+def _seconds(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not (isinstance(value, int | float) and 0 < value < math.inf):
+        msg = f"DatabaseTimeouts.{attribute.name} must be a positive number of seconds or None"
+        raise ConfigError(msg)
+
+
+@attrs.frozen
+class DatabaseTimeouts:
+    """How long the SQL storage waits, in seconds; None leaves the driver's or server's own.
+
+    Each expired timeout raises `regflow.AdapterTimeout`, whose code names it (see
+    `regflow.adapters.sql.create_engine` for what each one bounds):
+
+    - `connect`: a PostgreSQL connection (whole seconds, at least 2), or a free pooled one;
+    - `statement`: PostgreSQL's `statement_timeout`; the client waits at most 2 s longer for
+      any answer, so a frozen database fails the request instead of hanging it;
+    - `lock`: PostgreSQL's `lock_timeout`;
+    - `sqlite_busy`: how long a SQLite writer waits for the write lock (`lock_timeout` too).
+    """
+
+    connect: int | None = attrs.field(default=10, validator=_seconds)
+    statement: float | None = attrs.field(default=10.0, validator=_seconds)
+    lock: float | None = attrs.field(default=5.0, validator=_seconds)
+    sqlite_busy: float = attrs.field(default=30.0, validator=_seconds)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DatabaseTimeouts:
+        """The `REGFLOW_DATABASE_*_TIMEOUT` and `REGFLOW_SQLITE_BUSY_TIMEOUT` variables; unset
+        or empty: the default; `off`: None."""
+        values: dict[str, Any] = {}
+        for field, name in (
+            ("connect", "REGFLOW_DATABASE_CONNECT_TIMEOUT"),
+            ("statement", "REGFLOW_DATABASE_STATEMENT_TIMEOUT"),
+            ("lock", "REGFLOW_DATABASE_LOCK_TIMEOUT"),
+            ("sqlite_busy", "REGFLOW_SQLITE_BUSY_TIMEOUT"),
+        ):
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                continue
+            if raw == "off" and field != "sqlite_busy":
+                values[field] = None
+                continue
+            try:
+                number = float(raw)
+            except ValueError:
+                number = math.nan
+            if not (math.isfinite(number) and number > 0):
+                allowed = "" if field == "sqlite_busy" else " or off"
+                msg = f"{name} must be a positive number of seconds{allowed}, got {raw!r}"
+                raise ConfigError(msg)
+            values[field] = max(1, round(number)) if field == "connect" else number
+        return cls(**values)
+
+    def engine_options(self) -> dict[str, Any]:
+        """Keyword arguments for `regflow.adapters.sql.create_engine`."""
+        return {
+            "connect_timeout": self.connect,
+            "statement_timeout": self.statement,
+            "lock_timeout": self.lock,
+            "sqlite_busy_timeout": self.sqlite_busy,
+        }
+
+
 @attrs.frozen
 class Config:
     """What to build: storage, bank, mailer, demo data and the operator's settings.
@@ -102,6 +169,7 @@ class Config:
       Johan Eriksson's existing account (added where missing). Without it, pass `customers=`.
     - `customers_http`: the customer data system's HTTP API (`HttpCustomerDirectory`); it
       replaces the demo customers as the directory.
+    - `database_timeouts`: the SQL storage's connect, statement and lock timeouts.
     """
 
     database_url: str = MEMORY_URL
@@ -117,6 +185,7 @@ class Config:
     settings: Settings = attrs.field(factory=Settings)
     create_schema: bool = True
     customers_http: HttpCustomersConfig | None = None
+    database_timeouts: DatabaseTimeouts = attrs.field(factory=DatabaseTimeouts)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -156,6 +225,7 @@ class Config:
             "mailer": mailer,
             "smtp": smtp,
             "demo": _flag(env, "REGFLOW_DEMO"),
+            "database_timeouts": DatabaseTimeouts.from_env(env),
         }
         return cls(**{**values, **overrides})
 
@@ -287,7 +357,12 @@ def bootstrap(
             from regflow.policy import PasswordPolicy
 
             policy = PasswordPolicy.helen()
-        storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
+        storage = open_storage(
+            config.database_url,
+            closers,
+            create_schema=config.create_schema,
+            timeouts=config.database_timeouts,
+        )
         if config.demo:
             _add_demo_account(storage, hasher, clock)
         ports = Ports(
@@ -318,7 +393,12 @@ def bootstrap_outbox(
     mailer = mailer if mailer is not None else _mailer(config)
     clock = clock if clock is not None else _system_clock()
     closers: list[Closer] = []
-    storage = open_storage(config.database_url, closers, create_schema=config.create_schema)
+    storage = open_storage(
+        config.database_url,
+        closers,
+        create_schema=config.create_schema,
+        timeouts=config.database_timeouts,
+    )
     ports = OutboxPorts(outbox=storage.outbox, mailer=mailer, clock=clock)
     return OutboxApp(ports=ports, storage=storage, closers=closers)
 
@@ -368,8 +448,16 @@ def demo_ports(
     return demo_app(hasher=hasher, clock=clock or ManualClock(), settings=settings).ports
 
 
-def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True) -> Storage:
-    """The storage for a database URL; appends to `closers` what must be closed later."""
+def open_storage(
+    url: str,
+    closers: list[Closer],
+    *,
+    create_schema: bool = True,
+    timeouts: DatabaseTimeouts | None = None,
+) -> Storage:
+    """The storage for a database URL; appends to `closers` what must be closed later.
+
+    `timeouts` (default `DatabaseTimeouts()`) apply to SQL storage."""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if url == MEMORY_URL:
         from regflow.adapters.memory import InMemoryStorage
@@ -383,7 +471,7 @@ def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True)
     from regflow.adapters.sql import SqlStore
 
     try:
-        store = SqlStore.from_url(url)
+        store = SqlStore.from_url(url, **(timeouts or DatabaseTimeouts()).engine_options())
     except (ValueError, ArgumentError):  # malformed (a port that is no number), unknown +driver
         raise _BadDatabaseUrl(scheme, malformed=True) from None  # its text repeats the URL
     closers.append(store.close)

@@ -79,6 +79,20 @@ MESSAGES: Final[Mapping[str, str]] = {
         "The database URL cannot be read. Use memory:, sqlite:///FILE or "
         "postgresql://USER@HOST/DATABASE."
     ),
+    # adapter timeouts (AdapterTimeout.code) and a commit whose outcome is unknown
+    "connect_timeout": N_(
+        "The service could not reach its database in time. Please try again shortly."
+    ),
+    "statement_timeout": N_(
+        "The service's database did not answer in time. Please try again shortly."
+    ),
+    "lock_timeout": N_(
+        "The service was busy with another change to the same data. Please try again shortly."
+    ),
+    "commit_outcome_unknown": N_(
+        "The connection was lost while your step was being saved, so it may or may not have been "
+        "saved. Please reload the page to see where the registration is."
+    ),
     "snapshot_invalid": N_("The saved registration could not be read."),
     "not_identified": N_("You have not been identified yet."),
     "personal_id_not_confirmed": N_("Please check your personal identity code first."),
@@ -421,6 +435,43 @@ class UnsupportedDatabaseUrl(RegflowError, ValueError):
         if self.malformed:
             return translate(DOMAIN, MESSAGES["database_url_malformed"], language)
         return super().message(language)
+
+
+class AdapterTimeout(AdapterError):
+    """A port did not answer in time; `code` names what timed out.
+
+    - `connect_timeout`: no connection within the connect timeout (or no pooled connection
+      became free within it);
+    - `statement_timeout`: a statement ran past the statement timeout, or the database did not
+      answer at all (a frozen server, a network gone quiet);
+    - `lock_timeout`: a statement waited past the lock timeout for a row or table another
+      transaction holds (SQLite: past its busy timeout).
+
+    Nothing was changed, except where a `CommitOutcomeUnknown` says otherwise.
+    """
+
+    CODES: ClassVar[frozenset[str]] = frozenset(
+        {"connect_timeout", "statement_timeout", "lock_timeout"}
+    )
+
+    def __init__(self, code: str, port: str, detail: str = "") -> None:
+        if code not in self.CODES:
+            msg = f"unknown timeout code {code!r}"
+            raise ValueError(msg)
+        self.code = code  # type: ignore[misc]  # per-instance code: one class, three timeouts
+        super().__init__(port, detail)
+
+
+class CommitOutcomeUnknown(AdapterError):
+    """The connection was lost while the database committed: the change may or may not be saved.
+
+    The one case where an event that raised may have changed the stored flow (approve may have
+    created the account and queued its email). The database knows: reload the flow
+    (`RegistrationService.view(flow_id)`) and show the state it is in; applying the event again
+    is safe, since the version check refuses a second save of the same step.
+    """
+
+    code = "commit_outcome_unknown"
 
 
 class SnapshotInvalid(RegflowError):

@@ -32,6 +32,7 @@ from regflow.bootstrap import (
     App,
     Config,
     ConfigError,
+    DatabaseTimeouts,
     bootstrap,
     bootstrap_outbox,
     demo_app,
@@ -174,6 +175,71 @@ def test_from_env_reads_the_documented_variables() -> None:
         Config.from_env({"REGFLOW_DEMO": "maybe"})
     with pytest.raises(ConfigError, match="REGFLOW_MAIL_FROM"):
         Config.from_env({"REGFLOW_MAILER": "smtp"})
+
+
+def test_database_timeouts_come_from_the_environment() -> None:
+    """REGFLOW_DATABASE_*_TIMEOUT and REGFLOW_SQLITE_BUSY_TIMEOUT set Config.database_timeouts;
+    `off` leaves one to the server; anything else but a positive number is a ConfigError."""
+    assert Config.from_env({}).database_timeouts == DatabaseTimeouts()
+    config = Config.from_env(
+        {
+            "REGFLOW_DATABASE_CONNECT_TIMEOUT": "3",
+            "REGFLOW_DATABASE_STATEMENT_TIMEOUT": "2.5",
+            "REGFLOW_DATABASE_LOCK_TIMEOUT": "off",
+            "REGFLOW_SQLITE_BUSY_TIMEOUT": "7",
+        }
+    )
+    assert config.database_timeouts == DatabaseTimeouts(
+        connect=3, statement=2.5, lock=None, sqlite_busy=7.0
+    )
+    for name, value in [
+        ("REGFLOW_DATABASE_STATEMENT_TIMEOUT", "0"),
+        ("REGFLOW_DATABASE_LOCK_TIMEOUT", "soon"),
+        ("REGFLOW_DATABASE_CONNECT_TIMEOUT", "inf"),
+        ("REGFLOW_SQLITE_BUSY_TIMEOUT", "off"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            Config.from_env({name: value})
+    with pytest.raises(ConfigError, match="statement"):
+        DatabaseTimeouts(statement=-1)
+
+
+def test_database_timeout_defaults_are_the_engines() -> None:
+    """DatabaseTimeouts' defaults are create_engine's (bootstrap does not import SQLAlchemy to
+    read them)."""
+    import inspect
+
+    from regflow.adapters.sql import create_engine
+
+    parameters = inspect.signature(create_engine).parameters
+    for name, value in DatabaseTimeouts().engine_options().items():
+        assert parameters[name].default == value, name
+
+
+def test_bootstrap_passes_the_timeouts_to_the_engine(sqlite_url: str) -> None:  # noqa: F811
+    """The SQLite busy timeout (and so the others) reach the engine bootstrap builds."""
+    config = Config(
+        database_url=sqlite_url, demo=True, database_timeouts=DatabaseTimeouts(sqlite_busy=0.25)
+    )
+    with bootstrap(config, hasher=FAST) as app:
+        engine = app.storage.engine  # type: ignore[attr-defined]  # a SqlStore here
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 250
+
+
+@pytest.mark.postgres
+def test_bootstrap_sets_postgresql_timeouts(postgres_url: str) -> None:  # noqa: F811
+    """Config.database_timeouts become the PostgreSQL session's statement and lock timeouts."""
+    timeouts = DatabaseTimeouts(statement=4, lock=1.5)
+    config = Config(database_url=postgres_url, demo=True, database_timeouts=timeouts)
+    with bootstrap(config, hasher=FAST) as app:
+        engine = app.storage.engine  # type: ignore[attr-defined]  # a SqlStore here
+        with engine.connect() as connection:
+            shown = [
+                connection.exec_driver_sql(f"SHOW {name}").scalar()
+                for name in ("statement_timeout", "lock_timeout")
+            ]
+    assert shown == ["4s", "1500ms"]
 
 
 def test_close_releases_the_connections_it_opened(sqlite_url: str) -> None:  # noqa: F811

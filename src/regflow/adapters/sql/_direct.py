@@ -23,7 +23,8 @@ class _Direct:
     through their columns' own bind and result processors (so they are stored exactly as
     `Connection.execute` stores them); only the execution goes straight to the cursor of the
     same pooled connection, in the same SQLAlchemy-managed transaction. Errors are wrapped as
-    `Connection.execute` wraps them, and a connection the server dropped is invalidated.
+    `Connection.execute` wraps them, and a connection the server dropped is invalidated together
+    with the pool's older connections, as `Connection.execute` does.
 
     Used only where it changes nothing observable (see `_runs_directly`): on SQLite (pysqlite)
     and PostgreSQL (psycopg), with no `echo`, no statement-level event listeners (tracing and
@@ -83,6 +84,10 @@ class _Direct:
         except self.error as error:
             dropped = connection.dialect.is_disconnect(cast(Any, error), dbapi_connection, cursor)
             if dropped:  # so that the pool replaces it, and the unit's end does not use it
+                # As `Connection.execute` does: every connection pooled before this one was
+                # dropped is replaced at its next checkout (a restarted server or a reset
+                # network ended them all), so a restart costs one failure, not one each.
+                connection.engine.pool._invalidate(dbapi_connection, error)
                 connection.invalidate(error)
             raise sa.exc.DBAPIError.instance(
                 self.sql,

@@ -8,7 +8,7 @@ from regflow.adapters.sql._direct import first
 from regflow.adapters.sql._errors import translate
 from regflow.adapters.sql._schema import flows_table
 from regflow.adapters.sql._statements import LOAD_FLOW, LOAD_FLOW_LOCKED
-from regflow.adapters.sql._unit import Save, Scope
+from regflow.adapters.sql._unit import Autocommit, Save, Scope
 from regflow.errors import FlowNotFound
 from regflow.ports import Snapshot, StoredFlow
 
@@ -53,7 +53,15 @@ class SqlFlowStore:
             return self._scope.save(Save(flow_id, expected_version, values))
 
     def purge_expired(self, now: dt.datetime) -> int:
-        """Delete flows whose expiry is before `now`."""
-        with translate("flows"), self._scope.writing() as connection:
-            result = connection.execute(flows_table.delete().where(flows_table.c.expires_at < now))
-            return int(result.rowcount)
+        """Delete flows whose expiry is before `now`.
+
+        On SQLite the deleted rows are overwritten (`secure_delete`), and outside a unit of work
+        the write-ahead log, which still holds their earlier versions, is then emptied.
+        """
+        with translate("flows"):
+            with self._scope.writing() as connection:
+                statement = flows_table.delete().where(flows_table.c.expires_at < now)
+                count = int(connection.execute(statement).rowcount)
+            if count and isinstance(self._scope, Autocommit):
+                self._scope.truncate_log()
+            return count

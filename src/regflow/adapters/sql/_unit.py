@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from regflow.adapters.sql._direct import rowcount
 from regflow.adapters.sql._engine import single_statement_options
-from regflow.adapters.sql._errors import translate
+from regflow.adapters.sql._errors import committing, translate
 from regflow.adapters.sql._statements import FLOW_VERSION, INSERT_FLOW, UPDATE_FLOW
 from regflow.errors import ConcurrentUpdate
 
@@ -80,8 +80,23 @@ class Autocommit:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield connection
+            except BaseException:
+                transaction.rollback()
+                raise
+            with committing("storage"):
+                transaction.commit()
+
+    def truncate_log(self) -> None:
+        """SQLite: checkpoint the write-ahead log and cut it to nothing, so that the earlier
+        versions of deleted rows it holds leave the disk's files (best effort: a reader still
+        using the log keeps it). PostgreSQL: nothing; see the README (VACUUM)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.single.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def claim(self, flow_id: str, version: int) -> None:
         """Nothing to claim outside a unit of work."""
@@ -93,8 +108,8 @@ class Autocommit:
 
     def save(self, save: Save) -> int:
         """One statement, its own transaction."""
-        with self.single.connect() as connection:
-            version = save.execute(connection)
+        with self.single.connect() as connection, committing("flows"):
+            version = save.execute(connection)  # the statement is its own commit
             connection.commit()
             return version
 
@@ -199,8 +214,9 @@ class Unit:
                         if self._single is None:
                             self._base.save(pending)
                         else:
-                            pending.execute(self._single)
-                            self._single.commit()
+                            with committing("flows"):  # the statement is its own commit
+                                pending.execute(self._single)
+                                self._single.commit()
             finally:
                 self._release_single()
             return
@@ -210,7 +226,8 @@ class Unit:
                     with translate("storage"):
                         if pending is not None:
                             pending.execute(connection)
-                        connection.commit()
+                        with committing("storage"):
+                            connection.commit()
                 except BaseException:
                     self._rollback(connection)
                     raise
