@@ -27,7 +27,7 @@ def translations(language: str) -> gettext.NullTranslations:
     """The web catalogue for `language` (English: the msgids themselves)."""
     if language == "en":
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, localedir=LOCALE, languages=[language], fallback=True)
+    return gettext.translation(DOMAIN, localedir=LOCALE, languages=[language])
 
 
 def environments() -> dict[str, jinja2.Environment]:
