@@ -1,7 +1,7 @@
 """Compile the gettext catalogues (`.po` -> `.mo`), check them, or extract the web's strings.
 
     python scripts/i18n.py compile       # after editing a .po file
-    python scripts/i18n.py check         # exit 1 when a .mo does not match its .po (tests call this)
+    python scripts/i18n.py check         # exit 1 when a .mo differs from its .po (tests call it)
     python scripts/i18n.py extract-web   # the web example's templates -> regflow_web.pot, merged
                                          # into its sv and fi catalogues (new entries untranslated)
 
