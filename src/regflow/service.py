@@ -141,6 +141,12 @@ class RegistrationService:
         links = linking.contract_store(self.storage).contract_links(account_id)
         return linking.account_contracts(links, account_id, self.ports.settings)
 
+    # -- accounts -----------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> Account | None:
+        """The account with this id (a completed flow's `outcome.account_id`), or None."""
+        return self.storage.accounts.find_by_id(account_id)
+
     # -- login --------------------------------------------------------------------------------
 
     def authenticate(
