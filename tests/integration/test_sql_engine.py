@@ -12,7 +12,7 @@ from tests.contract.test_stores import message, new_account
 from tests.storage_fixtures import _libpq_url
 
 from regflow import AdapterError, AlreadyRegistered, FlowNotFound
-from regflow.adapters.sql import SqlStore, create_engine, flows_table
+from regflow.adapters.sql import SqlStore, create_engine, flows_table, outbox_table
 from regflow.ports import StoredFlow
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -254,3 +254,19 @@ def test_outbox_and_login_attempts_are_the_account_store(database_url: str) -> N
         assert [m.message.message_id for m in claimed] == [message(1).message_id]
         assert store.outbox.pending_messages(now, 10) == []  # leased by the unit's claim
         assert store.login_attempts.login_failures("key-1", now) == [now]
+
+
+def test_marking_a_sent_message_again_keeps_its_first_delivery(database_url: str) -> None:
+    """A late second mark_sent (a relay that outlived its lease) changes no delivery record."""
+    first = dt.datetime(2026, 1, 15, 10, 0, tzinfo=dt.UTC)
+    with SqlStore.from_url(database_url) as store:
+        store.create_schema()
+        store.accounts.create(new_account(1), message(1))
+        store.outbox.mark_sent("registration-confirmation.flow1", first)
+        store.outbox.mark_sent("registration-confirmation.flow1", first + dt.timedelta(hours=1))
+        with store.engine.connect() as connection:
+            sent_at, attempts = connection.execute(
+                sa.select(outbox_table.c.sent_at, outbox_table.c.attempts)
+            ).one()
+    assert (sent_at.replace(tzinfo=dt.UTC) if sent_at.tzinfo is None else sent_at) == first
+    assert attempts == 1
