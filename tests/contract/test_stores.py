@@ -377,13 +377,15 @@ def test_unknown_flow_is_not_found(flows: FlowStore) -> None:
 
 
 def test_purge_deletes_only_expired_flows(flows: FlowStore) -> None:
-    """purge_expired deletes the flows that expired before `now` and counts them."""
+    """purge_expired deletes the flows that expired strictly before `now` and counts them."""
     flows.save("old", snapshot(), expected_version=None, expires_at=T0)
     flows.save("new", snapshot(), expected_version=None, expires_at=T0 + MINUTE)
+    flows.save("edge", snapshot(), expected_version=None, expires_at=T0 + dt.timedelta(seconds=30))
     assert flows.purge_expired(T0 + dt.timedelta(seconds=30)) == 1
     with pytest.raises(FlowNotFound):
         flows.load("old")
     assert flows.load("new").version == 1
+    assert flows.load("edge").version == 1  # expiring at `now` is not yet expired
 
 
 # -- units of work --------------------------------------------------------------------------

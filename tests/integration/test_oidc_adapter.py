@@ -258,6 +258,16 @@ def test_token_issued_long_ago_is_token_expired(
     assert failure_code(oidc_bank, callback, redirect) == "token_expired"
 
 
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_token_from_the_future_is_token_invalid(
+    oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity, claim: str
+) -> None:
+    """An ID token issued (iat) or valid (nbf) only beyond the clock skew from now is refused."""
+    oidc_broker.plan_next_token(set={claim: int(_now()) + 3600})
+    redirect, callback = attempt(oidc_broker, oidc_bank)
+    assert failure_code(oidc_bank, callback, redirect) == "token_invalid"
+
+
 def test_injected_clock_decides_expiry(oidc_broker: OidcProviderProcess) -> None:
     """The adapter's time checks use its injected clock: two hours on, a fresh token is expired."""
 

@@ -209,7 +209,11 @@ def test_a_replayed_code_fails_identification(ports: Ports) -> None:
 
 @pytest.mark.parametrize(
     ("personal_id", "code"),
-    [("131052-308X", "invalid_personal_id"), ("131052-9085", "temporary_personal_id")],
+    [
+        ("131052-308X", "invalid_personal_id"),
+        ("131052-9085", "temporary_personal_id"),
+        ("131052-900W", "temporary_personal_id"),  # 900, the first temporary individual number
+    ],
 )
 def test_bad_personal_ids_from_the_bank_fail_identification(
     ports: Ports, personal_id: str, code: str
@@ -225,6 +229,15 @@ def test_temporary_codes_can_be_allowed(ports: Ports) -> None:
     ports = attrs.evolve(ports, settings=Settings(allow_temporary_personal_ids=True))
     flow = RegistrationFlow.start(ports)
     identify(flow, ports, "131052-9085")
+    assert flow.state is State.needs_customer_service
+    assert flow.outcome is not None
+    assert flow.outcome.reason == "customer_not_found"
+
+
+def test_individual_number_899_is_not_temporary(ports: Ports) -> None:
+    """899 is the last permanent individual number: looked up, not refused as temporary."""
+    flow = RegistrationFlow.start(ports)
+    identify(flow, ports, "131052-899V")
     assert flow.state is State.needs_customer_service
     assert flow.outcome is not None
     assert flow.outcome.reason == "customer_not_found"
@@ -430,6 +443,17 @@ def test_stale_review_token_cannot_approve(ports: Ports) -> None:
     assert flow.state is State.completed
 
 
+def test_review_token_lives_only_while_reviewing(ports: Ports) -> None:
+    """Edit and approve both retire the review page's token: only reviewing carries one."""
+    editing = flow_in(State.reviewing, ports)
+    editing.edit()
+    assert editing.review_token is None
+    approved = flow_in(State.reviewing, ports)
+    approved.approve(approved.review_token or "")
+    assert approved.state is State.completed
+    assert approved.review_token is None
+
+
 def test_approve_failure_leaves_no_half_registration(ports: Ports) -> None:
     """An account store outage during approve keeps the flow in reviewing with no account."""
     flow = flow_in(State.reviewing, ports)
@@ -480,6 +504,17 @@ def test_flows_expire_and_are_renewed_by_events(ports: Ports) -> None:
     assert flow.outcome.reason == "expired"
     with pytest.raises(InvalidTransition):
         flow.cancel()
+
+
+def test_an_event_at_the_expiry_instant_is_still_in_time(ports: Ports) -> None:
+    """Only events *after* expires_at expire the flow; one at the very instant is taken."""
+    flow = RegistrationFlow.start(ports)
+    clock(ports).advance(flow.expires_at - ports.clock.now())
+    flow.select_bank("op")
+    assert flow.state is State.awaiting_bank
+    clock(ports).advance(flow.expires_at - ports.clock.now() + dt.timedelta(microseconds=1))
+    with pytest.raises(FlowExpired):
+        flow.choose_other_bank()
 
 
 def test_cancel_from_anywhere_active(ports: Ports) -> None:

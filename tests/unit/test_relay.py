@@ -58,6 +58,15 @@ def test_refused_email_is_retried_with_backoff(ports: Ports) -> None:
     assert len(mailer(ports).sent) == 1
 
 
+def test_a_delivered_message_is_never_sent_again(ports: Ports) -> None:
+    """The pass records each delivery: once the claim's lease is long over, nothing is resent."""
+    flow_in(State.completed, ports)
+    assert deliver_pending_emails(ports) == 1
+    clock(ports).advance(dt.timedelta(days=1))
+    assert deliver_pending_emails(ports) == 0
+    assert len(mailer(ports).sent) == 1
+
+
 def test_backoff_doubles_up_to_its_limit() -> None:
     """Each failure doubles the wait, never beyond the limit."""
     backoff = Backoff(first=dt.timedelta(seconds=30), limit=dt.timedelta(minutes=5))

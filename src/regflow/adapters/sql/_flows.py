@@ -7,7 +7,7 @@ import datetime as dt
 from regflow.adapters.sql._direct import first
 from regflow.adapters.sql._errors import translate
 from regflow.adapters.sql._schema import flows_table
-from regflow.adapters.sql._statements import LOAD_FLOW, LOAD_FLOW_LOCKED
+from regflow.adapters.sql._statements import LOAD_FLOW
 from regflow.adapters.sql._unit import Autocommit, Save, Scope
 from regflow.errors import FlowNotFound
 from regflow.ports import Snapshot, StoredFlow
@@ -21,10 +21,13 @@ class SqlFlowStore:
         self._scope = scope
 
     def load(self, flow_id: str) -> StoredFlow:
-        """The stored snapshot and its version (in a unit of work, remembered for its save)."""
+        """The stored snapshot and its version (in a unit of work, remembered for its save).
+
+        No row lock, in a unit of work either: the save's `WHERE version =` (and, for a unit that
+        also wrote accounts, its claims) is the whole check that nobody saved the flow since.
+        """
         with translate("flows"), self._scope.reading() as connection:
-            statement = LOAD_FLOW_LOCKED if self._scope.in_transaction else LOAD_FLOW
-            row = first(connection, statement, {"b_id": flow_id})
+            row = first(connection, LOAD_FLOW, {"b_id": flow_id})
         if row is None:
             raise FlowNotFound
         snapshot, version = row

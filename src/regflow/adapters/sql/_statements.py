@@ -16,7 +16,6 @@ from regflow.adapters.sql._schema import accounts_table, flows_table, outbox_tab
 # from the same parameter dict.
 _f = flows_table.c
 LOAD_FLOW: Final = sa.select(_f.snapshot, _f.version).where(_f.flow_id == sa.bindparam("b_id"))
-LOAD_FLOW_LOCKED: Final = LOAD_FLOW.with_for_update()
 FLOW_VERSION: Final = sa.select(_f.version).where(_f.flow_id == sa.bindparam("b_id"))
 _FLOW_VALUES: Final = {
     name: sa.bindparam(name, type_=_f[name].type)

@@ -69,10 +69,6 @@ class Autocommit:
         self.engine = engine
         self.single = engine.execution_options(**single_statement_options(engine))
 
-    @property
-    def in_transaction(self) -> bool:
-        return False
-
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
         with self.single.connect() as connection:
@@ -132,10 +128,6 @@ class Unit:
         self._claims: dict[str, int] = {}
         self._pending: Save | None = None
         self._closed = False
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._connection is not None
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
