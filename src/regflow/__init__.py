@@ -48,6 +48,7 @@ from regflow.model import (
     NewAccount,
     OutboxMessage,
     Outcome,
+    PublicAccount,
     VerifiedPerson,
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
@@ -91,6 +92,7 @@ __all__ = [
     "OutboxPorts",
     "Outcome",
     "Ports",
+    "PublicAccount",
     "RegflowError",
     "RegistrationFlow",
     "RegistrationService",

@@ -225,6 +225,29 @@ class Account:
     linked_contracts: tuple[str, ...]
     created_at: dt.datetime
 
+    def public(self) -> PublicAccount:
+        """What an application may show of the account (see `PublicAccount`)."""
+        return PublicAccount(
+            account_id=self.account_id,
+            username=self.email,
+            profile=self.profile,
+            linked_contracts=self.linked_contracts,
+            created_at=self.created_at,
+        )
+
+
+@attrs.frozen
+class PublicAccount:
+    """An account as a page may show it to its owner: the username (the email address), the
+    e-services profile and the linked contracts; never the personal identity code, the customer
+    number or the password hash. `RegistrationService.account(account_id)` returns it."""
+
+    account_id: str
+    username: str
+    profile: ContactDetails = attrs.field(repr=False)
+    linked_contracts: tuple[str, ...]
+    created_at: dt.datetime
+
 
 @attrs.frozen
 class OutboxMessage:

@@ -32,7 +32,7 @@ from regflow.login import LoginThrottle, authenticate
 from regflow.machine import State
 
 if TYPE_CHECKING:
-    from regflow.model import Account, BankCallback, ContactDetails
+    from regflow.model import Account, BankCallback, ContactDetails, PublicAccount
     from regflow.ports import Ports, Storage, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,18 @@ class RegistrationService:
     def purge_expired(self) -> int:
         """Delete the flows past their expiry (run it periodically); returns how many."""
         return self.storage.flows.purge_expired(self.ports.clock.now())
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> PublicAccount | None:
+        """The account a completed flow created (`flow.outcome.account_id`), as its owner may
+        see it (username, profile, linked contracts), or None when there is no such account.
+
+        A finished flow keeps no personal data, so a page that shows the new username after
+        the flow completed reads it here.
+        """
+        found = self.storage.accounts.find_by_id(account_id)
+        return found.public() if found is not None else None
 
     # -- login --------------------------------------------------------------------------------
 

@@ -102,6 +102,17 @@ def test_created_account_is_found_by_email_case_insensitively(accounts: AccountS
     assert accounts.find_by_email("nobody@example.fi") is None
 
 
+def test_created_account_is_found_by_id(accounts: AccountStore) -> None:
+    """`find_by_id` finds the account under the id it was created with, and nothing else."""
+    created = new_account(1)
+    accounts.create(created, message(1))
+    found = accounts.find_by_id("acc-1")
+    assert found is not None
+    assert found == accounts.find_by_email(created.email)
+    assert found.public().username == created.email
+    assert accounts.find_by_id("acc-2") is None
+
+
 def test_email_is_unique_case_insensitively(accounts: AccountStore, outbox: Outbox) -> None:
     """A second account with the same email in another case is refused, and queues nothing."""
     accounts.create(new_account(1, email="anna@example.fi"), message(1))

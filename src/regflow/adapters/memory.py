@@ -302,6 +302,12 @@ class InMemoryAccountStore(_Journaled):
             account_id = self._by_email.get(email_key(email))
             return self.accounts[account_id] if account_id else None
 
+    def find_by_id(self, account_id: str) -> Account | None:
+        """The account with this id."""
+        self._check()
+        with self._lock:
+            return self.accounts.get(account_id)
+
     def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
         """Unsent messages that are due, in queue order."""
         self._check()
