@@ -278,12 +278,14 @@ DISTRICT_HEATING_ADVISORY: Final = Contact(
 
 @attrs.frozen
 class Outcome:
-    """What happened, once the flow is in a terminal state."""
+    """What happened, once the flow is in a terminal state. No personal data: a reason code,
+    warning codes, contacts from configuration, the *names* of the fields that differ from the
+    master record, and (completed) the new account's id, by which
+    `RegistrationService.account` finds its username."""
 
     reason: str | None = None
     warnings: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = ()
-    username: str | None = attrs.field(default=None, repr=False)  # an email address
     changed_fields: tuple[str, ...] = ()
     account_id: str | None = None
 
@@ -308,9 +310,25 @@ class _Keep(enum.Enum):
 _KEEP: Final = _Keep.KEEP
 
 
+# The `FlowData` fields that hold the person's data or the bank's secrets: a finished flow keeps
+# none of them (`FlowData.scrubbed`).
+PERSONAL_FIELDS: Final = (
+    "pending",
+    "person",
+    "customer",
+    "details",
+    "password_hash",
+    "review_token",
+)
+
+
 @attrs.frozen
 class FlowData:
-    """Everything a flow has gathered; replaced as a whole by each successful event."""
+    """Everything a flow has gathered; replaced as a whole by each successful event.
+
+    While the flow runs it holds the person's data; once it reaches a terminal state only
+    `scrubbed()` is kept.
+    """
 
     # personal data stays out of reprs (and so out of tracebacks and logs)
     pending: BankRedirect | None = attrs.field(default=None, repr=False)
@@ -323,6 +341,13 @@ class FlowData:
     password_hash: str | None = attrs.field(default=None, repr=False)
     review_token: str | None = attrs.field(default=None, repr=False)
     outcome: Outcome | None = None
+
+    def scrubbed(self) -> FlowData:
+        """What a finished flow keeps: its outcome and the bank-failure count and code, none of
+        the person's data (`PERSONAL_FIELDS`) and no bank secrets."""
+        return FlowData(
+            bank_failures=self.bank_failures, last_error=self.last_error, outcome=self.outcome
+        )
 
     def _replace(
         self,
