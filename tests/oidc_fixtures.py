@@ -123,15 +123,21 @@ class OidcProviderProcess:
         return OidcBankIdentity(config, http_client_factory=client)
 
     def plan_next_token(self, **plan: Any) -> None:
-        """Script the next token endpoint answer (see server.mjs: delay_ms, reset, set, ...)."""
+        """Script the next token endpoint answer (see server.mjs: delay_ms, reset, set, header,
+        pad_bytes, ...)."""
         self._post("/__test__/next-token", plan)
 
     def publish_rotated_key(self) -> None:
         """Add the "rotated" signing key to the provider's published JWK set."""
         self._post("/__test__/publish-rotated", {})
 
+    def answer_reused_codes(self, *, enabled: bool = True) -> None:
+        """Make the token endpoint answer a reused code as it answered it the first time (a
+        broker that fails to keep codes single-use), until `reset`."""
+        self._post("/__test__/answer-reused-codes", {"enabled": enabled})
+
     def reset(self) -> None:
-        """Forget any scripted answer and unpublish the rotated key."""
+        """Forget any scripted answer and hook, and unpublish the rotated key."""
         self._post("/__test__/reset", {})
 
     def login(

@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import multiprocessing.context
 import secrets
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -136,6 +137,29 @@ class SignedBank:
 
     def _sign(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+
+
+class CountingHasher:
+    """A hasher that counts its verifications (thread-safe): how many passwords were checked."""
+
+    def __init__(self, inner: PasswordHasher) -> None:
+        self.inner = inner
+        self.verifications = 0
+        self._lock = threading.Lock()
+
+    def hash(self, password: str) -> str:
+        """The inner hasher's hash."""
+        return self.inner.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Count, then verify with the inner hasher."""
+        with self._lock:
+            self.verifications += 1
+        return self.inner.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """The inner hasher's answer."""
+        return self.inner.needs_rehash(password_hash)
 
 
 def make_ports(
@@ -338,16 +362,13 @@ def _join_all(processes: Sequence[Any]) -> None:
         assert process.exitcode == 0, f"worker exit code {process.exitcode}"
 
 
-def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
-    """`count` processes register different people with one email, then approve at once;
-    returns (person, flow id, outcome code) for each."""
+def _race(count: int, target: Any, args: Any) -> list[Any]:
+    """Start `count` processes running `target(*args(i), barrier, results)`, which meet at the
+    barrier before racing; returns what they put on `results`, in arrival order."""
     context = mp_context()
     barrier, results = context.Barrier(count), context.Queue()
     processes = [
-        context.Process(
-            target=worker_same_email, args=(url, i, "Shared@Example.fi", barrier, results)
-        )
-        for i in range(count)
+        context.Process(target=target, args=(*args(i), barrier, results)) for i in range(count)
     ]
     for process in processes:
         process.start()
@@ -356,19 +377,15 @@ def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
     return outcomes
 
 
+def race_same_email(url: str, count: int) -> list[tuple[int, str, str]]:
+    """`count` processes register different people with one email, then approve at once;
+    returns (person, flow id, outcome code) for each."""
+    return _race(count, worker_same_email, lambda i: (url, i, "Shared@Example.fi"))
+
+
 def race_approve(url: str, flow_id: str, token: str, count: int) -> collections.Counter[str]:
     """`count` processes approve one flow at once; returns how often each outcome came."""
-    context = mp_context()
-    barrier, results = context.Barrier(count), context.Queue()
-    processes = [
-        context.Process(target=worker_approve, args=(url, flow_id, token, barrier, results))
-        for _ in range(count)
-    ]
-    for process in processes:
-        process.start()
-    codes = collections.Counter(results.get(timeout=120) for _ in processes)
-    _join_all(processes)
-    return codes
+    return collections.Counter(_race(count, worker_approve, lambda _: (url, flow_id, token)))
 
 
 def hop_registrations(url: str, n: int, workers: int) -> dict[int, list[int]]:
@@ -418,3 +435,25 @@ def hop_registrations(url: str, n: int, workers: int) -> dict[int, list[int]]:
         inbox.put(None)
     _join_all(processes)
     return served_by
+
+
+def worker_guess(url: str, email: str, guesses: int, barrier: Any, results: Any) -> None:
+    """Wait for the others, then make `guesses` wrong logins for `email` from one address;
+    report (password checks made, outcome codes)."""
+    hasher = CountingHasher(Argon2Hasher.insecure_fast())
+    service = make_service(url, [], hasher=hasher)
+    service.ports.hasher.hash("warm-up")  # the dummy hash is made before the race, not in it
+    barrier.wait(timeout=60)
+    codes = [
+        _outcome(
+            lambda: service.authenticate(email, "Wrong-password-1", client_address="203.0.113.7")
+        )[0]
+        for _ in range(guesses)
+    ]
+    results.put((hasher.verifications, codes))
+
+
+def race_guesses(url: str, email: str, processes: int, guesses: int) -> list[tuple[int, list[str]]]:
+    """`processes` processes guess `email`'s password `guesses` times each, at once; returns
+    each one's (password checks, outcome codes)."""
+    return _race(processes, worker_guess, lambda _: (url, email, guesses))

@@ -10,10 +10,14 @@ and call the one event the user chose, by flow id. The service loads the flow, a
 event and saves it in one unit of work; the library decides where the flow goes, this file only
 asks and shows.
 
-Storage: accounts, the email outbox and flows live in a SQLite file, `regflow-demo.sqlite3` in
-the current directory, so they outlast the process: whoever registered in an earlier run is
+Storage: accounts, the email outbox and flows live in a SQLite file, `regflow.sqlite3` in the
+current directory (the same default as `regflow relay` and `regflow init-db`), so they outlast
+the process: whoever registered in an earlier run is
 already registered in the next one (`--reset` empties the file first). `--database-url` (or
 `REGFLOW_DEMO_DATABASE_URL`) picks another database; `--in-memory` keeps everything in memory.
+A database that cannot be used says why (connection refused, host not found, login refused,
+the SQLite file's folder missing) and ends with exit code 1; a URL regflow cannot use (an
+unknown scheme, unreadable) with 2. The URL is shown with its password masked.
 `regflow.bootstrap` wires it: the bank is the simulated one and the customers are the demo
 customers of `regflow.demo`, chosen so that every outcome can be reached; their one existing
 account, Johan Eriksson's, is copied into the database when it is not there yet.
@@ -54,12 +58,20 @@ from regflow import (
     Settings,
     State,
     UnsupportedCustomerType,
+    UnsupportedDatabaseUrl,
     deliver_pending_emails,
 )
 from regflow.adapters import sql
 from regflow.adapters.memory import RecordingMailer, SimulatedBank
 from regflow.adapters.sql import SqlStore
-from regflow.bootstrap import MEMORY_URL, Config, ConfigError, bootstrap
+from regflow.bootstrap import (
+    DEFAULT_DATABASE_URL,
+    MEMORY_URL,
+    Config,
+    ConfigError,
+    bootstrap,
+    describe_database_url,
+)
 from regflow.demo import DEMO_PEOPLE
 
 # Phase 3's fields, in the guide's order.
@@ -89,10 +101,13 @@ CANCEL: Final = "0"
 EXIT_INTERRUPTED: Final = 130  # the shell's code for a process stopped by Ctrl-C
 EXIT_INPUT_ENDED: Final = 1
 EXIT_STORAGE_FAILED: Final = 1
+EXIT_BAD_DATABASE_URL: Final = 2  # like argparse's usage errors and `regflow relay`'s
 
-# A file of its own in the current directory: never the relay's default `regflow.sqlite3`, so the
-# demo's accounts do not end up next to a real service's.
-DEMO_DATABASE_URL: Final = "sqlite:///regflow-demo.sqlite3"
+# The README's database: what `regflow init-db` and `regflow relay` use without options, so the
+# relay finds the demo's outbox. Its own variable, not REGFLOW_DATABASE_URL, which may name a
+# real service's database.
+DEMO_DATABASE_URL: Final = DEFAULT_DATABASE_URL
+SUPPORTED_BACKENDS: Final = frozenset({"sqlite", "postgresql"})
 
 
 class Registration:
@@ -518,7 +533,7 @@ def describe_database(url: str) -> str:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
         return os.path.abspath(parsed.database or "")
-    return parsed.render_as_string(hide_password=True)
+    return describe_database_url(url)
 
 
 def resettable(url: str) -> bool:
@@ -544,11 +559,15 @@ def _seconds(text: str) -> int:
 
 def _database_url(text: str) -> str:
     """A SQLAlchemy database URL (argparse reports a malformed one as a usage error)."""
+    # the messages never repeat `text`: it may hold a password
     try:
         url = sa.make_url(text)
-    except ArgumentError:
-        msg = f"not a database URL: {text!r} (for example {DEMO_DATABASE_URL})"
+    except (ArgumentError, ValueError):
+        msg = f"not a readable database URL (for example {DEMO_DATABASE_URL})"
         raise argparse.ArgumentTypeError(msg) from None
+    if url.get_backend_name() not in SUPPORTED_BACKENDS:
+        scheme = UnsupportedDatabaseUrl(url.drivername).message("en").rstrip(".")
+        raise argparse.ArgumentTypeError(scheme)
     if url.get_backend_name() == "sqlite" and url.database not in {None, "", ":memory:"}:
         folder = os.path.dirname(os.path.abspath(url.database or ""))
         if not os.path.isdir(folder):  # SQLite creates the file, but not its folder
@@ -579,7 +598,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=(
             "SQLAlchemy URL of the database for accounts, emails and registrations "
             f"(env REGFLOW_DEMO_DATABASE_URL; default: {DEMO_DATABASE_URL}, the file "
-            "regflow-demo.sqlite3 in the current directory, created when missing)"
+            "regflow.sqlite3 in the current directory, created when missing; the same as "
+            "regflow relay's)"
         ),
     )
     storage.add_argument(
@@ -615,7 +635,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one registration: 0 whatever its outcome, 130 on Ctrl-C, 1 on early end of input.
 
-    1 also when the database cannot be opened or fails during the registration.
+    1 also when the database cannot be opened or fails during the registration (the message says
+    why), 2 for a database URL regflow cannot use.
     """
     args = parse_args(argv)
     # "Ctrl-C stops" must hold even when started from a shell that ignores SIGINT for its
@@ -626,10 +647,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as resources:
         try:
             service, database = open_service(args, resources)
-        # ArgumentError, ConfigError: an unknown database; ImportError: its driver is missing
-        except (AdapterError, ArgumentError, ConfigError, ImportError) as error:
+        # ArgumentError, ConfigError (UnsupportedDatabaseUrl): a URL regflow cannot use
+        except (ArgumentError, ConfigError) as error:
+            if not isinstance(error, RegflowError):
+                error = UnsupportedDatabaseUrl("", malformed=True)
+            text = error.message(args.language)
+            print(f"register.py: {text}", file=sys.stderr)
+            return EXIT_BAD_DATABASE_URL
+        # DatabaseUnavailable, SchemaMissing: their message says which; ImportError: no driver
+        except (AdapterError, ImportError) as error:
             where = describe_database(args.database_url)
-            print(f"register.py: cannot use the database {where}: {error}", file=sys.stderr)
+            text = error.message(args.language) if isinstance(error, AdapterError) else str(error)
+            print(f"register.py: cannot use the database {where}: {text}", file=sys.stderr)
             return EXIT_STORAGE_FAILED
         registration = Registration(
             service, terminal, texts, database=database, resettable=resettable(args.database_url)

@@ -9,8 +9,10 @@ from regflow._i18n import normalize_language
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
+    CallbackMismatch,
     ConcurrentUpdate,
     CustomerServiceNeeded,
+    DatabaseUnavailable,
     DetailsRejected,
     EmailTaken,
     FieldError,
@@ -22,18 +24,22 @@ from regflow.errors import (
     LoginFailed,
     LoginThrottled,
     RegflowError,
+    SchemaMissing,
     SnapshotInvalid,
     UnknownBank,
     UnsupportedCustomerType,
+    UnsupportedDatabaseUrl,
     UnsupportedLanguage,
     message_for,
 )
 from regflow.flow import RegistrationFlow
 from regflow.hashing import Argon2Hasher
+from regflow.linking import LinkReport
 from regflow.login import LoginThrottle, authenticate
 from regflow.machine import Event, State
 from regflow.model import (
     Account,
+    AccountContracts,
     AuditEntry,
     Bank,
     BankCallback,
@@ -42,22 +48,27 @@ from regflow.model import (
     ContactDetails,
     Contract,
     ContractKind,
+    ContractLink,
     CustomerRecord,
     EmailMessage,
     FlowData,
+    LinkStatus,
     NewAccount,
     OutboxMessage,
     Outcome,
+    PendingContract,
     PublicAccount,
     VerifiedPerson,
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
 from regflow.ports import Ports
+from regflow.security import SecurityEvents
 from regflow.service import RegistrationService
 from regflow.settings import Settings
 
 __all__ = [
     "Account",
+    "AccountContracts",
     "AdapterError",
     "AlreadyRegistered",
     "Argon2Hasher",
@@ -66,13 +77,16 @@ __all__ = [
     "Bank",
     "BankCallback",
     "BankRedirect",
+    "CallbackMismatch",
     "ConcurrentUpdate",
     "Contact",
     "ContactDetails",
     "Contract",
     "ContractKind",
+    "ContractLink",
     "CustomerRecord",
     "CustomerServiceNeeded",
+    "DatabaseUnavailable",
     "DetailsRejected",
     "EmailMessage",
     "EmailTaken",
@@ -84,6 +98,8 @@ __all__ = [
     "GuardFailed",
     "IdentificationFailed",
     "InvalidTransition",
+    "LinkReport",
+    "LinkStatus",
     "LoginFailed",
     "LoginThrottle",
     "LoginThrottled",
@@ -91,16 +107,20 @@ __all__ = [
     "OutboxMessage",
     "OutboxPorts",
     "Outcome",
+    "PendingContract",
     "Ports",
     "PublicAccount",
     "RegflowError",
     "RegistrationFlow",
     "RegistrationService",
+    "SchemaMissing",
+    "SecurityEvents",
     "Settings",
     "SnapshotInvalid",
     "State",
     "UnknownBank",
     "UnsupportedCustomerType",
+    "UnsupportedDatabaseUrl",
     "UnsupportedLanguage",
     "VerifiedPerson",
     "authenticate",

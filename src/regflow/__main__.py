@@ -2,6 +2,8 @@
 
     regflow check-password [--language sv] [--name ...] [--email ...]   # policy verdict
     regflow relay [--once] ...                                           # outbox relay
+    regflow link-contracts [--once] [--all] ...                          # link contracts later
+    regflow init-db [--database-url URL]                                 # create the tables
 
 Each subcommand lives in its own module and is imported only when used.
 """
@@ -17,6 +19,11 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-password": ("regflow.check_password", "check a password against the policy"),
     "relay": ("regflow.relay", "deliver queued emails through the configured mailer"),
+    "link-contracts": (
+        "regflow.link_contracts",
+        "link contracts that became linkable after registration",
+    ),
+    "init-db": ("regflow.init_db", "create regflow's tables in the database where missing"),
 }
 
 

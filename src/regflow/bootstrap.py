@@ -24,6 +24,10 @@ Environment (`Config.from_env`):
 - `REGFLOW_MAILER`: `outbox` (default: queue only, a recording mailer) or `smtp`
 - `REGFLOW_SMTP_*`, `REGFLOW_MAIL_FROM`: SMTP, read by `SmtpConfig.from_env` for `smtp`
 - `REGFLOW_DEMO`: `1` for the demo customers, the bank's demo people and Johan's account
+- `REGFLOW_CUSTOMERS`: `http` for the customer data system's HTTP API
+  (`regflow.adapters.http_customers`, the `http` extra), configured by `REGFLOW_CUSTOMERS_URL`,
+  `_TOKEN`, `_CLIENT_CERT`, `_CLIENT_KEY`, `_CAFILE`, `_TIMEOUT`, `_DEADLINE`, `_ATTEMPTS` and
+  `_FIELD_NAMES`; unset, the demo customers (with `REGFLOW_DEMO`) or `customers=`
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 import attrs
 
-from regflow.errors import AlreadyRegistered, EmailTaken
+from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
 from regflow.ports import Ports
@@ -47,6 +51,7 @@ from regflow.settings import Settings
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from regflow.adapters.http_customers import HttpCustomersConfig
     from regflow.adapters.oidc import OidcConfig
     from regflow.adapters.smtp import SmtpConfig
     from regflow.model import Account
@@ -95,6 +100,8 @@ class Config:
       pass over the outbox sends) or `smtp` (`SmtpMailer(smtp)`).
     - `demo`: the demo customers as the customer directory, the simulated bank's demo people and
       Johan Eriksson's existing account (added where missing). Without it, pass `customers=`.
+    - `customers_http`: the customer data system's HTTP API (`HttpCustomerDirectory`); it
+      replaces the demo customers as the directory.
     """
 
     database_url: str = MEMORY_URL
@@ -109,6 +116,7 @@ class Config:
     demo: bool = False
     settings: Settings = attrs.field(factory=Settings)
     create_schema: bool = True
+    customers_http: HttpCustomersConfig | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -128,7 +136,20 @@ class Config:
         bank = env.get("REGFLOW_BANK", "simulated").strip().lower() or "simulated"
         if bank == "oidc" and "oidc" not in overrides and env.get("REGFLOW_OIDC_CONFIG"):
             oidc = oidc_config_from_file(env["REGFLOW_OIDC_CONFIG"], environ=env)
+        customers_http = None
+        customers = env.get("REGFLOW_CUSTOMERS", "").strip().lower()
+        if customers not in {"", "http", "demo"}:
+            msg = f"REGFLOW_CUSTOMERS must be http or demo, got {customers[:20]!r}"
+            raise ConfigError(msg)
+        if customers == "http" and "customers_http" not in overrides:
+            from regflow.adapters.http_customers import HttpCustomersConfig
+
+            try:
+                customers_http = HttpCustomersConfig.from_env(env)
+            except ValueError as error:
+                raise ConfigError(str(error)) from error
         values: dict[str, Any] = {
+            "customers_http": customers_http,
             "database_url": env.get("REGFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL,
             "bank": bank,
             "oidc": oidc,
@@ -254,7 +275,7 @@ def bootstrap(
     """
     closers: list[Closer] = []
     try:
-        customers = customers if customers is not None else _customers(config)
+        customers = customers if customers is not None else _customers(config, closers)
         bank = bank if bank is not None else _bank(config, closers)
         mailer = mailer if mailer is not None else _mailer(config)
         clock = clock if clock is not None else _system_clock()
@@ -356,23 +377,62 @@ def open_storage(url: str, closers: list[Closer], *, create_schema: bool = True)
         return InMemoryStorage()
     backend = scheme.split("+", 1)[0]
     if backend not in {"sqlite", "postgresql"}:
-        msg = (
-            f"unsupported database URL scheme {scheme or '(none)'!r}: use memory:, "
-            "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
-        )
-        raise ConfigError(msg)
+        raise _BadDatabaseUrl(scheme)
+    from sqlalchemy.exc import ArgumentError
+
     from regflow.adapters.sql import SqlStore
 
-    store = SqlStore.from_url(url)
+    try:
+        store = SqlStore.from_url(url)
+    except (ValueError, ArgumentError):  # malformed (a port that is no number), unknown +driver
+        raise _BadDatabaseUrl(scheme, malformed=True) from None  # its text repeats the URL
     closers.append(store.close)
     if create_schema:
         store.create_schema()
     return store
 
 
-def _customers(config: Config) -> CustomerDirectory:
+class _BadDatabaseUrl(ConfigError, UnsupportedDatabaseUrl):
+    """`UnsupportedDatabaseUrl`, and a `ConfigError` like bootstrap's other refusals."""
+
+
+def init_database(url: str = DEFAULT_DATABASE_URL) -> None:
+    """Create regflow's tables at `url` where they are missing (`regflow init-db`).
+
+    `memory:` has nothing to create. Raises `UnsupportedDatabaseUrl` (a `ConfigError`) for a
+    URL regflow cannot use, `DatabaseUnavailable` when the database cannot be reached.
+    """
+    closers: list[Closer] = []
+    try:
+        open_storage(url, closers, create_schema=True)
+    finally:
+        _close_all(closers)
+
+
+def describe_database_url(url: str) -> str:
+    """The URL to show a person: its password masked (`***`); an unreadable one not at all."""
+    if url == MEMORY_URL:
+        return url
+    try:
+        import sqlalchemy as sa
+
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # any parsing failure: show nothing of it
+        return "(an unreadable database URL)"
+
+
+def _customers(config: Config, closers: list[Closer]) -> CustomerDirectory:
+    if config.customers_http is not None:
+        from regflow.adapters.http_customers import HttpCustomerDirectory
+
+        http = HttpCustomerDirectory(config.customers_http)  # no I/O until the first lookup
+        closers.append(http.close)
+        return http
     if not config.demo:
-        msg = "no customer directory: pass customers=... to bootstrap, or turn on Config.demo"
+        msg = (
+            "no customer directory: pass customers=... to bootstrap, set Config.customers_http "
+            "(REGFLOW_CUSTOMERS=http), or turn on Config.demo"
+        )
         raise ConfigError(msg)
     from regflow.adapters.memory import InMemoryCustomerDirectory
     from regflow.demo import DEMO_CUSTOMERS

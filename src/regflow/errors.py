@@ -13,6 +13,7 @@ raises for a language; only `RegistrationFlow.start` refuses one, with `Unsuppor
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, Final, NamedTuple
 
@@ -20,6 +21,7 @@ from regflow._i18n import N_, translate
 from regflow.model import CUSTOMER_SERVICE
 
 DOMAIN: Final = "regflow"
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,39}")
 
 # code -> English message (the gettext msgid). Every code regflow can put in front of a user is
 # here, including the field-error and identification-failure codes that travel inside other
@@ -47,6 +49,36 @@ MESSAGES: Final[Mapping[str, str]] = {
         "The registration was changed in another window or tab. Please reload and try again."
     ),
     "adapter_error": N_("The service is temporarily unavailable. Please try again shortly."),
+    # the database (DatabaseUnavailable and its reasons, SchemaMissing, UnsupportedDatabaseUrl):
+    # what the demo, `regflow relay` and `regflow init-db` tell the person running them
+    "database_unavailable": N_("The database cannot be reached. Please try again shortly."),
+    "database_connection_refused": N_(
+        "The database refused the connection (connection refused). Check that the database "
+        "server is running at the host and port of the database URL."
+    ),
+    "database_host_not_found": N_(
+        "The database server's host name was not found. Check the database URL."
+    ),
+    "database_timed_out": N_("The database server did not answer in time."),
+    "database_login_refused": N_(
+        "The database refused the login. Check the user name and password of the database URL."
+    ),
+    "database_no_such_database": N_("The database named in the database URL does not exist."),
+    "database_file_unopenable": N_(
+        "The SQLite database file cannot be opened. Check that its folder exists and is writable."
+    ),
+    "schema_missing": N_(
+        "The database has no regflow tables (no such table). Create the schema with "
+        "`regflow init-db`."
+    ),
+    "unsupported_database_url": N_(
+        "Unsupported database URL scheme {scheme}. Use memory:, sqlite:///FILE or "
+        "postgresql://USER@HOST/DATABASE."
+    ),
+    "database_url_malformed": N_(
+        "The database URL cannot be read. Use memory:, sqlite:///FILE or "
+        "postgresql://USER@HOST/DATABASE."
+    ),
     "snapshot_invalid": N_("The saved registration could not be read."),
     "not_identified": N_("You have not been identified yet."),
     "personal_id_not_confirmed": N_("Please check your personal identity code first."),
@@ -219,6 +251,22 @@ class IdentificationFailed(RegflowError):
         super().__init__()
 
 
+class CallbackMismatch(IdentificationFailed):
+    """A bank callback that does not belong to the flow's pending attempt: its `state` is not
+    the one the flow sent the user away with (or it carries none).
+
+    Anyone can send a browser to the callback URL, so such a callback says nothing about the
+    user's real attempt: `complete_identification` raises this error, changes nothing (the
+    attempt stays open, no failure is counted) and records a security event. Its code is
+    `state_mismatch`; a bank adapter raises it before it redeems anything.
+    """
+
+    code = "state_mismatch"
+
+    def __init__(self, *, detail: str = "") -> None:
+        super().__init__(type(self).code, detail=detail)
+
+
 class UnknownBank(RegflowError):
     """The bank id is not in the identity port's list."""
 
@@ -297,6 +345,82 @@ class AdapterError(RegflowError):
 
     def __str__(self) -> str:
         return f"{self.port}: {self.detail or self.message('en')}"
+
+
+class DatabaseUnavailable(AdapterError):
+    """The database cannot be reached; `reason` says why, as one of `REASONS`.
+
+    `connection_refused`, `host_not_found`, `timed_out`, `login_refused`, `no_such_database`,
+    `file_unopenable` (a SQLite file), or `unknown`. The message names the reason, never the
+    URL, its password, the host or the user; `detail` is the driver error's class only.
+    """
+
+    code = "database_unavailable"
+    REASONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "connection_refused",
+            "host_not_found",
+            "timed_out",
+            "login_refused",
+            "no_such_database",
+            "file_unopenable",
+            "unknown",
+        }
+    )
+
+    def __init__(self, port: str, reason: str = "unknown", detail: str = "") -> None:
+        if reason not in self.REASONS:
+            msg = f"unknown database reason {reason!r}"
+            raise ValueError(msg)
+        self.reason = reason
+        super().__init__(port, detail)
+
+    def message(self, language: str | None = "en") -> str:
+        """The reason's message in `language` (sv, fi or en; any other value: English)."""
+        key = self.code if self.reason == "unknown" else f"database_{self.reason}"
+        return translate(DOMAIN, MESSAGES[key], language)
+
+    def __str__(self) -> str:
+        detail = f" [{self.detail}]" if self.detail else ""
+        return f"{self.port}: {self.message('en')}{detail}"
+
+
+class SchemaMissing(AdapterError):
+    """The database answers but lacks regflow's tables: run `regflow init-db` (or
+    `SqlStore.create_schema()`). `table` is the missing table's name when the driver said it."""
+
+    code = "schema_missing"
+
+    def __init__(self, port: str, table: str = "", detail: str = "") -> None:
+        self.table = table
+        super().__init__(port, detail)
+
+    def __str__(self) -> str:
+        table = f" ({self.table})" if self.table else ""
+        return f"{self.port}: {self.message('en')}{table}"
+
+
+class UnsupportedDatabaseUrl(RegflowError, ValueError):
+    """A database URL regflow cannot use: an unknown scheme, no URL at all, or (`malformed`) a
+    URL of a known scheme that cannot be read (a port that is not a number, an unknown driver).
+
+    `scheme` is the URL's scheme only (`""` when there is none): never the rest of the URL,
+    which may hold a password. `bootstrap` raises it as a `ConfigError` too.
+    """
+
+    code = "unsupported_database_url"
+
+    def __init__(self, scheme: str, *, malformed: bool = False) -> None:
+        # a scheme is letters, digits, "+", "-", "."; anything else is not repeated
+        self.scheme = scheme if _SCHEME.fullmatch(scheme) else ""
+        self.malformed = malformed
+        super().__init__(scheme=repr(self.scheme) if self.scheme else "(none)")
+
+    def message(self, language: str | None = "en") -> str:
+        """The message in `language` (sv, fi or en; any other value: English)."""
+        if self.malformed:
+            return translate(DOMAIN, MESSAGES["database_url_malformed"], language)
+        return super().message(language)
 
 
 class SnapshotInvalid(RegflowError):

@@ -29,6 +29,7 @@ from regflow import machine
 from regflow._i18n import LANGUAGES, normalize_language
 from regflow.emails import confirmation_email
 from regflow.errors import (
+    CallbackMismatch,
     DetailsRejected,
     FieldError,
     FlowExpired,
@@ -49,6 +50,7 @@ from regflow.model import (
     Contact,
     ContactDetails,
     ContractKind,
+    ContractLink,
     FlowData,
     NewAccount,
     Outcome,
@@ -284,7 +286,12 @@ class RegistrationFlow:
         self._apply(Event.choose_other_bank, lambda: (None, self._data._replace(pending=None)))
 
     def complete_identification(self, callback: BankCallback) -> None:
-        """Phase 1: the bank's answer arrived; verify it and look the person up."""
+        """Phase 1: the bank's answer arrived; verify it and look the person up.
+
+        A callback that is not the pending attempt's (its `state` differs, or it has none)
+        raises `CallbackMismatch` and changes nothing: the attempt stays open, no failure is
+        counted, and `ports.security` records the event.
+        """
         self._apply(Event.complete_identification, lambda: self._identify(callback))
 
     def confirm_personal_id(self) -> None:
@@ -404,6 +411,18 @@ class RegistrationFlow:
                 allow_temporary=self._ports.settings.allow_temporary_personal_ids,
             )
         except IdentificationFailed as error:
+            if error.code == CallbackMismatch.code:
+                # Not this attempt's answer (anyone can send a browser to the callback URL):
+                # ignored, so that it can neither end the user's attempt nor count as a failure.
+                self._ports.security.record(
+                    CallbackMismatch.code,
+                    flow=self.log_id,
+                    event=str(Event.complete_identification),
+                )
+                if isinstance(error, CallbackMismatch):
+                    raise
+                # an adapter that reports it as a plain IdentificationFailed("state_mismatch")
+                raise CallbackMismatch(detail=error.detail) from error
             failure = error.code
         if failure is not None:
             failures = data.bank_failures + 1
@@ -486,6 +505,7 @@ class RegistrationFlow:
             warnings.append("contract_not_linked")
             contacts.append(settings.customer_service)
         account_id = secrets.token_urlsafe(16)
+        now = self._ports.clock.now()
         message = confirmation_email(
             flow_id=self.id,
             to=data.details.email,
@@ -504,7 +524,8 @@ class RegistrationFlow:
             password_hash=data.password_hash,
             profile=data.details,
             linked_contracts=linked,
-            created_at=self._ports.clock.now(),
+            created_at=now,
+            contract_links=[ContractLink.of(c, since=now) for c in data.customer.contracts],
         )
         outcome = Outcome(
             warnings=tuple(warnings),

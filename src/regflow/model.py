@@ -165,6 +165,81 @@ class Contract:
         return bool(self.contract_number) and bool(self.site_id)
 
 
+class LinkStatus(enum.StrEnum):
+    """Whether a contract of the account's customer is linked to the account yet."""
+
+    linked = "linked"
+    pending = "pending"
+
+
+# Why a contract is pending: the codes `approve` warns with (`regflow.errors.MESSAGES`).
+PENDING_REASONS: Final = frozenset({"district_heating_not_linked", "contract_not_linked"})
+
+
+@attrs.frozen
+class ContractLink:
+    """One contract of an account's customer, as the account keeps it: linked or pending.
+
+    `since` is when it was linked, or first found pending. A pending contract lacks the data
+    that identifies it (`missing` names which: `contract_number`, `site_id`); `reason` is the
+    warning the user saw (`district_heating_not_linked` or `contract_not_linked`).
+    """
+
+    kind: ContractKind = attrs.field(converter=ContractKind)
+    contract_number: str | None = attrs.field(validator=_opt_str)
+    site_id: str | None = attrs.field(validator=_opt_str)
+    status: LinkStatus = attrs.field(converter=LinkStatus)
+    since: dt.datetime = attrs.field(validator=_utc)
+    reason: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(PENDING_REASONS))
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if (self.status is LinkStatus.pending) != (self.reason is not None):
+            msg = "a pending contract has a reason, a linked one has none"
+            raise ValueError(msg)
+        if self.status is LinkStatus.linked and not (self.contract_number and self.site_id):
+            msg = "a linked contract has its contract number and site"
+            raise ValueError(msg)
+
+    @classmethod
+    def of(cls, contract: Contract, *, since: dt.datetime) -> ContractLink:
+        """The link record for a directory contract: linked when it is linkable, else pending."""
+        if contract.linkable:
+            return cls(
+                contract.kind, contract.contract_number, contract.site_id, LinkStatus.linked, since
+            )
+        reason = (
+            "district_heating_not_linked"
+            if contract.kind is ContractKind.district_heating
+            else "contract_not_linked"
+        )
+        return cls(
+            contract.kind,
+            contract.contract_number,
+            contract.site_id,
+            LinkStatus.pending,
+            since,
+            reason,
+        )
+
+    @property
+    def key(self) -> str:
+        """What identifies the record within its account: the contract number once linked."""
+        if self.status is LinkStatus.linked:
+            return f"linked:{self.contract_number}"
+        return f"pending:{self.kind}:{self.contract_number or ''}:{self.site_id or ''}"
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The identifying fields the customer data system lacks (empty once linked)."""
+        return tuple(name for name in ("contract_number", "site_id") if not getattr(self, name))
+
+
+def _links(value: Iterable[ContractLink]) -> tuple[ContractLink, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class CustomerRecord:
     """The customer data system's record of one person: prefill data and contracts."""
@@ -206,10 +281,16 @@ class NewAccount:
     profile: ContactDetails = attrs.field(validator=attrs.validators.instance_of(ContactDetails))
     linked_contracts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     created_at: dt.datetime = attrs.field(kw_only=True, validator=_utc)
+    # every contract of the customer at registration, linked or pending (`ContractLink`)
+    contract_links: tuple[ContractLink, ...] = attrs.field(
+        default=(), converter=_links, kw_only=True
+    )
 
     def stored(self) -> Account:
-        """The account as a store returns it once created."""
-        return Account(**attrs.asdict(self, recurse=False))
+        """The account as a store returns it once created (its contract links are kept apart)."""
+        fields = attrs.asdict(self, recurse=False)
+        del fields["contract_links"]
+        return Account(**fields)
 
 
 @attrs.frozen
@@ -288,6 +369,27 @@ class Outcome:
     contacts: tuple[Contact, ...] = ()
     changed_fields: tuple[str, ...] = ()
     account_id: str | None = None
+
+
+@attrs.frozen
+class PendingContract:
+    """A contract not linked yet, with whom the user should contact about it."""
+
+    contract: ContractLink
+    contact: Contact
+
+
+@attrs.frozen
+class AccountContracts:
+    """An account's contracts for a service-selection page: linked, and pending with contacts.
+
+    A pending district heating contract names the district heating advisory, any other pending
+    contract customer service (`RegistrationService.account_contracts`).
+    """
+
+    account_id: str
+    linked: tuple[ContractLink, ...] = ()
+    pending: tuple[PendingContract, ...] = ()
 
 
 @attrs.frozen

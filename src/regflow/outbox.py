@@ -4,6 +4,8 @@
 between the commit and the send loses nothing: the next pass sends it, with the same message id.
 A failed send is retried with exponential backoff; a message is marked sent only after the mailer
 accepted it, so delivery is at least once, and the message id lets receivers drop duplicates.
+Each message is claimed (leased) by one relay right before its send, so overlapping relays do
+not both send it; only a crash between the server's acceptance and the mark resends one.
 """
 
 from __future__ import annotations
@@ -76,18 +78,27 @@ def deliver_pending_emails(
     backoff: Backoff = Backoff(),
     lease: dt.timedelta = DEFAULT_LEASE,
 ) -> int:
-    """One pass over the outbox: send what is due; returns how many were sent.
+    """One pass over the outbox: send what is due, up to `limit`; returns how many were sent.
 
-    The pass claims the due messages for `lease` first (`Outbox.claim_messages`), so
-    relays running side by side never send one message at the same time; if this relay dies
-    mid-send, the message is due again when the lease ends and is resent with the same id.
-    `lease` must exceed the mailer's timeout. A message the mailer refuses (`AdapterError`)
-    is rescheduled with `backoff`; the pass goes on with the others. An outage of the
-    outbox itself propagates as `AdapterError`.
+    Each message is claimed for `lease` just before its own send (`Outbox.claim_messages` with
+    a limit of 1), never a whole batch up front: relays running side by side never send one
+    message twice while each holds a live lease, however long the batch takes. `lease` must
+    exceed one send (the mailer's timeout). If this relay dies mid-send, the message is due
+    again when the lease ends and is resent with the same id. A message the mailer refuses
+    (`AdapterError`) is rescheduled with `backoff`; the pass goes on with the others. An outage
+    of the outbox itself propagates as `AdapterError`.
+
+    The one case left at least once: the mail server accepted a message and the relay died (or
+    lost the database) before `mark_sent` recorded it; the next relay sends it again, with the
+    same message id, so that receivers can drop the duplicate.
     """
-    now = ports.clock.now()
     sent = 0
-    for queued in ports.outbox.claim_messages(now, limit, now + lease):
+    for _ in range(limit):
+        now = ports.clock.now()
+        claimed = ports.outbox.claim_messages(now, 1, now + lease)
+        if not claimed:
+            break
+        (queued,) = claimed
         message = queued.message
         try:
             ports.mailer.send(message)

@@ -19,6 +19,7 @@ from regflow.model import (
     Bank,
     BankCallback,
     BankRedirect,
+    ContractLink,
     CustomerRecord,
     EmailMessage,
     NewAccount,
@@ -26,6 +27,7 @@ from regflow.model import (
     VerifiedPerson,
 )
 from regflow.policy import PersonalContext, PolicyResult
+from regflow.security import SecurityEvents
 from regflow.settings import Settings
 
 Snapshot = dict[str, Any]  # JSON-safe; see `RegistrationFlow.snapshot`
@@ -49,8 +51,12 @@ class BankIdentity(Protocol):
     def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
         """Verify the bank's answer against `expected` and return the verified person.
 
-        Raises `IdentificationFailed` (with a code) for a negative or unverifiable answer, and
-        `AdapterError` when the broker cannot be reached.
+        Raises `CallbackMismatch` (before anything is redeemed) for a callback whose state is
+        not `expected.state` or that carries none: it is not this attempt's answer, and the flow
+        ignores it. Raises `IdentificationFailed` (with a code) for a negative or unverifiable
+        answer, `AdapterError` when the broker cannot be reached (nothing is spent: the same
+        callback may be tried again), and `ConcurrentUpdate` while another request is
+        completing the same attempt.
         """
         ...
 
@@ -97,6 +103,45 @@ class AccountStore(Protocol):
 
 
 @runtime_checkable
+class ContractLinks(Protocol):
+    """Which contracts of an account's customer are linked, and which are pending (with why).
+
+    Implemented by the account store (`InMemoryAccountStore`, `SqlAccountStore`): `approve`
+    records the links through `AccountStore.create` (`NewAccount.contract_links`), and
+    `RegistrationService.link_pending_contracts` keeps them current.
+    """
+
+    def contract_links(self, account_id: str) -> Sequence[ContractLink]:
+        """The account's contract records (none for an unknown account): linked first, then
+        pending, each group ordered by `since` and then `ContractLink.key`."""
+        ...
+
+    def accounts_with_pending_contracts(
+        self, *, after: str | None, limit: int, everyone: bool = False
+    ) -> Sequence[Account]:
+        """Up to `limit` accounts with a pending contract (`everyone`: every account), in
+        account id order, starting after the account id `after`."""
+        ...
+
+    def lock_account(self, account_id: str) -> Account | None:
+        """The account, locked until the unit of work ends, so that linking is serialised
+        per account; None when it does not exist."""
+        ...
+
+    def update_contract_links(
+        self,
+        account_id: str,
+        *,
+        linked: Sequence[ContractLink],
+        pending: Sequence[ContractLink],
+        message: EmailMessage | None,
+    ) -> None:
+        """Add the `linked` records (and their numbers to `Account.linked_contracts`), replace
+        the account's pending records with `pending`, and queue `message`: all or nothing."""
+        ...
+
+
+@runtime_checkable
 class Outbox(Protocol):
     """The queued emails `AccountStore.create` wrote, as the relay drains them."""
 
@@ -111,38 +156,83 @@ class Outbox(Protocol):
 
         Each claimed message is not due again before `lease_until` (unless marked sent or failed
         first), so relays running side by side do not send it twice at once, and a relay that
-        dies mid-send leaves it due again when the lease ends.
+        dies mid-send leaves it due again when the lease ends. Claiming is atomic: two relays
+        claiming at once never get the same message. The relay claims one message right before
+        each send (`limit=1`), so a lease only has to outlast one send, not a batch.
         """
         ...
 
     def mark_sent(self, message_id: str, now: dt.datetime) -> None:
-        """Record that the message was handed to the mail server."""
+        """Record that the message was handed to the mail server.
+
+        A message already marked sent keeps its first record (a relay marking late, after
+        another one sent it too, overwrites nothing).
+        """
         ...
 
     def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
-        """Record a failed attempt and when to try again."""
+        """Record a failed attempt and when to try again; a message already sent stays sent."""
         ...
+
+
+@attrs.frozen
+class LoginAttempt:
+    """A login attempt as the throttle counts it (`regflow.login`): a failure, one in progress,
+    or (`succeeded`) the latest successful login of an account from an address.
+
+    `account` and `address` are opaque to the store: regflow passes digests of the normalised
+    email and of the client's address (None when the caller does not know it).
+    """
+
+    account: str
+    address: str | None
+    at: dt.datetime
+    succeeded: bool = False
+
+
+@attrs.frozen
+class LoginReservation:
+    """A login attempt recorded before its password is checked, and the ones it is counted with.
+
+    `recent` holds, oldest first, the other failures for the same account or from the same
+    address at or after `since` (attempts still being checked elsewhere count as failures until
+    they end), and the successful logins of the same account from the same address at or after
+    `known_since`.
+    """
+
+    attempt_id: int
+    recent: tuple[LoginAttempt, ...]
 
 
 @runtime_checkable
 class LoginAttempts(Protocol):
-    """Failed logins per key, for throttling (`regflow.login`)."""
+    """Failed logins per account and client address, for throttling (`regflow.login`).
 
-    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
-        """When logins for `key` failed at or after `since`, oldest first.
+    An attempt is reserved (recorded as a failure) *before* its password is checked, so that
+    concurrent attempts see each other: the store must make the reservation visible to every
+    other caller before `reserve_login_attempt` returns (commit it), never inside a unit of
+    work that commits later.
+    """
 
-        `key` is opaque to the store (regflow passes a digest of the normalised email).
-        """
+    def reserve_login_attempt(
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
+    ) -> LoginReservation:
+        """Record `attempt` as a failure, visible to all, then return it with the recent
+        attempts it is counted with (see `LoginReservation`)."""
         ...
 
-    def record_login_failure(
-        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
-    ) -> None:
-        """Record a failed login for `key`, and forget its failures before `forget_before`."""
+    def forget_login_attempt(self, attempt_id: int) -> None:
+        """Drop a reserved attempt whose password was not checked (the login was throttled)."""
         ...
 
-    def clear_login_failures(self, key: str) -> None:
-        """Forget every failed login for `key` (after a successful one)."""
+    def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
+        """Drop the failures recorded for `account` from `address`, and keep the reservation as
+        the pair's one successful login (drop it too when `address` is None)."""
+        ...
+
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures recorded before `before` and the successful logins before
+        `known_before`; returns how many."""
         ...
 
 
@@ -314,7 +404,8 @@ class Ports:
 
     `outbox` and `login_attempts` default to the `accounts` object, since one store usually
     implements all three ports (`InMemoryAccountStore`, `SqlAccountStore`); pass them when it
-    does not.
+    does not. `security` counts and logs the security events the flows see (a forged bank
+    callback, ...): one `SecurityEvents` per `Ports` unless you pass your own.
     """
 
     bank: BankIdentity
@@ -336,3 +427,4 @@ class Ports:
         validator=_implements(LoginAttempts, "login_attempts"),
         kw_only=True,
     )
+    security: SecurityEvents = attrs.field(factory=SecurityEvents, kw_only=True, eq=False)

@@ -8,7 +8,10 @@ Options fall back to environment variables (`REGFLOW_DATABASE_URL`, `REGFLOW_SMT
 `REGFLOW_SMTP_PORT`, `REGFLOW_SMTP_STARTTLS`, `REGFLOW_SMTP_IMPLICIT_TLS`,
 `REGFLOW_SMTP_USERNAME`, `REGFLOW_SMTP_CAFILE`, `REGFLOW_MAIL_FROM`); the SMTP password is read
 from `REGFLOW_SMTP_PASSWORD` only, never from the command line, where `ps` would show it.
-Several relays may run at once: each claims the messages it sends for a lease (`--lease`).
+Several relays may run at once: each claims a message for a lease (`--lease`) just before it
+sends it, so two relays never send one message while both hold a live lease. The one case left
+at least once: the SMTP server accepted a message and the relay died (or lost the database)
+before marking it sent; the next relay sends it again, with the same Message-ID.
 
 `relay_loop` is the same loop for embedding (a thread in a web worker, a test). SQLAlchemy is
 imported only when `run` needs it.
@@ -28,7 +31,7 @@ from regflow.errors import AdapterError
 from regflow.outbox import DEFAULT_LEASE, Backoff, OutboxPorts, deliver_pending_emails
 
 if TYPE_CHECKING:
-    from regflow.ports import FlowStore, Ports
+    from regflow.ports import FlowStore, LoginAttempts, Ports
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +47,15 @@ def relay_loop(
     backoff: Backoff = _DEFAULT_BACKOFF,
     lease: dt.timedelta = DEFAULT_LEASE,
     purge_flows: FlowStore | None = None,
+    purge_logins: LoginAttempts | None = None,
 ) -> int:
     """Deliver pending emails until `stop` is set; returns how many were sent.
 
     A full batch is followed at once by the next pass; otherwise the loop waits `interval`
     seconds. An outage of the store or the mailer (`AdapterError`) is logged and retried after
     `interval`; any other exception is a bug and ends the loop. With `purge_flows`, each pass
-    also deletes the flows past their expiry.
+    also deletes the flows past their expiry; with `purge_logins`, the failed logins older than
+    the default throttle's window (`regflow.login.LoginThrottle`).
     """
     total = 0
     while not stop.is_set():
@@ -60,8 +65,12 @@ def relay_loop(
                 purged = purge_flows.purge_expired(ports.clock.now())
                 if purged:
                     log.info("relay: purged %d expired flows", purged)
-        except AdapterError:
-            log.warning("relay: pass failed; retrying in %.1f s", interval, exc_info=True)
+            if purge_logins is not None:
+                _purge_logins(purge_logins, ports.clock.now())
+        except AdapterError as error:
+            # says which failure it is (the database refused us, has no tables, the mail
+            # server refused...); no traceback, which could carry the driver's text
+            log.warning("relay: pass failed: %s; retrying in %.1f s", error, interval)
             stop.wait(interval)
             continue
         total += sent
@@ -79,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         default=env("REGFLOW_DATABASE_URL"),
         help="SQLAlchemy URL of the regflow database (env REGFLOW_DATABASE_URL; "
-        "default sqlite:///regflow.sqlite3)",
+        "default sqlite:///regflow.sqlite3, the demo's and `regflow init-db`'s)",
     )
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument(
@@ -90,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lease",
         type=float,
         default=DEFAULT_LEASE.total_seconds(),
-        help="seconds a claimed message is reserved for this relay (default 300)",
+        help="seconds a message is reserved for this relay's send of it; more than the SMTP "
+        "timeout (default 300)",
     )
     parser.add_argument(
         "--backoff", type=float, default=30.0, help="first retry delay in seconds (default 30)"
@@ -99,7 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backoff-limit", type=float, default=3600.0, help="longest retry delay (default 3600)"
     )
     parser.add_argument(
-        "--purge-expired", action="store_true", help="also delete flows past their expiry"
+        "--purge-expired",
+        action="store_true",
+        help="also delete flows past their expiry and failed logins older than a day",
     )
     smtp = parser.add_argument_group("SMTP")
     smtp.add_argument("--smtp-host", default=env("REGFLOW_SMTP_HOST"), help="default localhost")
@@ -158,13 +170,21 @@ def run(args: argparse.Namespace) -> int:
     """Run the relay as configured by `args`; 0 on success, 1 when a `--once` pass failed,
     2 for a configuration error."""
     from regflow.adapters.smtp import SmtpConfig
-    from regflow.bootstrap import DEFAULT_DATABASE_URL, Config, ConfigError, bootstrap_outbox
+    from regflow.bootstrap import (
+        DEFAULT_DATABASE_URL,
+        Config,
+        ConfigError,
+        bootstrap_outbox,
+        describe_database_url,
+    )
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    database_url = args.database_url or DEFAULT_DATABASE_URL
+    where = describe_database_url(database_url)  # the password masked
     try:
         config = Config(
-            database_url=args.database_url or DEFAULT_DATABASE_URL,
+            database_url=database_url,
             mailer="smtp",
             smtp=SmtpConfig.from_env(_smtp_environ(args)),
             create_schema=False,  # the relay sends; creating tables is the service's business
@@ -178,19 +198,24 @@ def run(args: argparse.Namespace) -> int:
     lease = dt.timedelta(seconds=args.lease)
     try:
         app = bootstrap_outbox(config)
-    except ConfigError as error:
+    except ConfigError as error:  # UnsupportedDatabaseUrl is one too
         log.error("relay: %s", error)
         return 2
+    log.info("relay: database %s", where)
     with app:
         ports, store = app.ports, app.storage
         purge = store.flows if args.purge_expired else None
+        purge_logins = store.login_attempts if args.purge_expired else None
         if args.once:
             try:
                 sent = deliver_pending_emails(ports, limit=args.batch, backoff=backoff, lease=lease)
                 if purge is not None:
                     purge.purge_expired(ports.clock.now())
+                if purge_logins is not None:
+                    _purge_logins(purge_logins, ports.clock.now())
             except AdapterError as error:
-                log.error("relay: pass failed: %s", error)  # names the error class only
+                # which failure (connection refused, no such table...), never the driver's text
+                log.error("relay: pass failed on the database %s: %s", where, error)
                 return 1
             log.info("relay: sent %d", sent)
             return 0
@@ -205,5 +230,19 @@ def run(args: argparse.Namespace) -> int:
             backoff=backoff,
             lease=lease,
             purge_flows=purge,
+            purge_logins=purge_logins,
         )
     return 0
+
+
+def _purge_logins(attempts: LoginAttempts, now: dt.datetime) -> None:
+    """Delete failed logins older than the default throttle's window, so that spraying cannot
+    grow the table without bound."""
+    from regflow.login import LoginThrottle
+
+    throttle = LoginThrottle()
+    purged = attempts.purge_login_attempts(
+        now - throttle.window, known_before=now - throttle.remember
+    )
+    if purged:
+        log.info("relay: purged %d old failed logins", purged)

@@ -26,13 +26,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from regflow import linking
 from regflow.errors import ConcurrentUpdate, FlowExpired
 from regflow.flow import RegistrationFlow
-from regflow.login import LoginThrottle, authenticate
+from regflow.login import LoginThrottle, authenticate, purge_login_attempts
 from regflow.machine import State
 
 if TYPE_CHECKING:
-    from regflow.model import Account, BankCallback, ContactDetails, PublicAccount
+    from regflow.model import (
+        Account,
+        AccountContracts,
+        BankCallback,
+        ContactDetails,
+        PublicAccount,
+    )
     from regflow.ports import Ports, Storage, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -87,7 +94,8 @@ class RegistrationService:
         return self._handle(flow_id, RegistrationFlow.choose_other_bank)
 
     def complete_identification(self, flow_id: str, callback: BankCallback) -> RegistrationFlow:
-        """Phase 1: the bank's answer arrived at the redirect URI."""
+        """Phase 1: the bank's answer arrived at the redirect URI (`CallbackMismatch`, saving
+        nothing, when it is not the pending attempt's)."""
         return self._handle(flow_id, lambda flow: flow.complete_identification(callback))
 
     def confirm_personal_id(self, flow_id: str) -> RegistrationFlow:
@@ -128,11 +136,48 @@ class RegistrationService:
         found = self.storage.accounts.find_by_id(account_id)
         return found.public() if found is not None else None
 
+    # -- contracts after registration ---------------------------------------------------------
+
+    def link_pending_contracts(
+        self, *, batch: int = linking.DEFAULT_BATCH, everyone: bool = False
+    ) -> linking.LinkReport:
+        """Link the contracts that have become linkable since registration (`regflow.linking`).
+
+        One pass over the accounts with pending contracts (`everyone`: over every account, to
+        find contracts the person did not have at registration), one unit of work per account;
+        the user gets an email through the outbox for each account where a contract was linked.
+        Run it periodically (`regflow link-contracts`); it is idempotent, and passes running at
+        once link each contract once.
+        """
+        return linking.link_pending_contracts(
+            self.ports, self.storage, batch=batch, everyone=everyone
+        )
+
+    def account_contracts(self, account_id: str) -> AccountContracts:
+        """The account's contracts for a service-selection page: linked, and pending with the
+        contact to call (the district heating advisory for district heating)."""
+        links = linking.contract_store(self.storage).contract_links(account_id)
+        return linking.account_contracts(links, account_id, self.ports.settings)
+
     # -- login --------------------------------------------------------------------------------
 
-    def authenticate(self, email: str, password: str) -> Account:
-        """Log in with email and password (see `regflow.login.authenticate`)."""
-        return authenticate(self.ports, email, password, throttle=self.login_throttle)
+    def authenticate(
+        self, email: str, password: str, *, client_address: str | None = None
+    ) -> Account:
+        """Log in with email and password (see `regflow.login.authenticate`); pass the client's
+        IP address so that failures are counted per address too."""
+        return authenticate(
+            self.ports,
+            email,
+            password,
+            client_address=client_address,
+            throttle=self.login_throttle,
+        )
+
+    def purge_login_attempts(self) -> int:
+        """Delete failed logins older than the throttle's window (run it periodically, as
+        `regflow relay --purge-expired` does); returns how many."""
+        return purge_login_attempts(self.ports, throttle=self.login_throttle)
 
     # -- the one way a request changes a flow -------------------------------------------------
 

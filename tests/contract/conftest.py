@@ -2,9 +2,10 @@
 
 Stores: the in-memory fakes, SQLite and PostgreSQL; bank identification: the simulated bank and
 the OIDC adapter against the repo's oidc-provider; mail: the recording mailer and SMTP against
-aiosmtpd.
+aiosmtpd; customer directories: the in-memory one and HTTP against a loopback server.
 """
 
+from tests.http_customers_fixtures import customer_api  # noqa: F401  # a fixture
 from tests.oidc_fixtures import (  # noqa: F401  # fixtures
     oidc_broker,
     oidc_keys,

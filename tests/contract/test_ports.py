@@ -2,8 +2,9 @@
 
 `BankIdentity`: `SimulatedBank` and `OidcBankIdentity` against the repo's oidc-provider.
 `Mailer`: `RecordingMailer` and `SmtpMailer` against aiosmtpd. `CustomerDirectory`: the
-in-memory directory (an HTTP adapter will join it). Each adapter comes with a small driver that
-plays the outside world's part: the user at the bank, the mail server's inbox, an outage.
+in-memory directory and `HttpCustomerDirectory` against a loopback customer data system. Each
+adapter comes with a small driver that plays the outside world's part: the user at the bank,
+the mail server's inbox, an outage.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from regflow.adapters.memory import (
     RecordingMailer,
     SimulatedBank,
 )
-from regflow.errors import AdapterError, IdentificationFailed, UnknownBank
+from regflow.errors import AdapterError, CallbackMismatch, IdentificationFailed, UnknownBank
 from regflow.model import BankCallback, BankRedirect, EmailMessage
 from regflow.ports import BankIdentity, CustomerDirectory, Mailer
+from tests.http_customers_fixtures import TOKEN, CustomerApi, status
 from tests.oidc_fixtures import OidcProviderProcess
 from tests.smtp_fixtures import SmtpServer, free_port
 
@@ -117,14 +119,19 @@ def test_a_bank_error_raises_identification_failed_with_a_code(bank: BankDriver)
     assert failed.value.code != "identification_cancelled"
 
 
-def test_a_wrong_state_raises_state_mismatch(bank: BankDriver) -> None:
-    """A callback whose state is not the flow's raises IdentificationFailed(state_mismatch)."""
+@pytest.mark.parametrize("state", ["wrong", "missing"])
+def test_a_wrong_or_missing_state_raises_callback_mismatch(bank: BankDriver, state: str) -> None:
+    """A callback whose state is not the flow's, or that has none, raises CallbackMismatch
+    (code state_mismatch) before redeeming anything: the real callback still completes."""
     redirect = _begin(bank)
     callback = bank.approve(redirect)
-    forged = BankCallback({**callback.params, "state": redirect.state + "x"})
-    with pytest.raises(IdentificationFailed) as failed:
-        bank.bank.complete(forged, redirect)
+    params = {k: v for k, v in callback.params.items() if k != "state"}
+    if state == "wrong":
+        params["state"] = redirect.state + "x"
+    with pytest.raises(CallbackMismatch) as failed:
+        bank.bank.complete(BankCallback(params), redirect)
     assert failed.value.code == "state_mismatch"
+    assert bank.bank.complete(callback, redirect).personal_id
 
 
 def test_a_code_cannot_be_redeemed_twice(bank: BankDriver) -> None:
@@ -233,11 +240,35 @@ def test_a_refusal_raises_adapter_error(mail: MailDriver) -> None:
 # -- CustomerDirectory -------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory"])
-def directory(request: pytest.FixtureRequest) -> CustomerDirectory:
+@attrs.frozen
+class DirectoryDriver:
+    """A customer directory holding the demo customers, and how to make its system fail."""
+
+    directory: CustomerDirectory
+    fail: Callable[[], None]
+
+
+@pytest.fixture(params=["memory", "http"])
+def directory_driver(request: pytest.FixtureRequest) -> Iterator[DirectoryDriver]:
+    """Each customer directory with its driver."""
+    if request.param == "memory":
+        memory = InMemoryCustomerDirectory(DEMO_CUSTOMERS)
+        yield DirectoryDriver(memory, fail=lambda: setattr(memory, "outage", True))
+        return
+    from regflow.adapters.http_customers import HttpCustomerDirectory, HttpCustomersConfig
+
+    api: CustomerApi = request.getfixturevalue("customer_api")
+    config = HttpCustomersConfig(
+        url=api.url, token=TOKEN, timeout=2, attempts=2, backoff_initial=0.01
+    )
+    with HttpCustomerDirectory(config) as http:
+        yield DirectoryDriver(http, fail=lambda: api.behave(status(503)))
+
+
+@pytest.fixture
+def directory(directory_driver: DirectoryDriver) -> CustomerDirectory:
     """Each customer directory, holding the demo customers."""
-    assert request.param == "memory"
-    return InMemoryCustomerDirectory(DEMO_CUSTOMERS)
+    return directory_driver.directory
 
 
 def test_a_customer_is_found_by_personal_id(directory: CustomerDirectory) -> None:
@@ -254,6 +285,20 @@ def test_the_code_is_compared_in_its_compact_form(directory: CustomerDirectory) 
 def test_an_unknown_person_has_no_record(directory: CustomerDirectory) -> None:
     """A valid code without a customer gives None, not an error."""
     assert directory.find_by_personal_id("071290-873K") is None
+
+
+def test_every_record_comes_back_as_it_is_held(directory: CustomerDirectory) -> None:
+    """Each demo customer (linkable, incomplete and unlinkable contracts) comes back equal."""
+    for record in DEMO_CUSTOMERS:
+        assert directory.find_by_personal_id(record.personal_id) == record
+
+
+def test_a_failing_system_raises_adapter_error(directory_driver: DirectoryDriver) -> None:
+    """A customer data system that cannot answer raises AdapterError for the customers port."""
+    directory_driver.fail()
+    with pytest.raises(AdapterError) as error:
+        directory_driver.directory.find_by_personal_id(ANNA.personal_id)
+    assert error.value.port == "customers"
 
 
 def test_the_directory_is_read_only() -> None:

@@ -14,8 +14,9 @@ from regflow import (
     EmailTaken,
     FlowNotFound,
     NewAccount,
+    OutboxMessage,
 )
-from regflow.ports import AccountStore, FlowStore, LoginAttempts, Outbox, Storage
+from regflow.ports import AccountStore, FlowStore, LoginAttempt, LoginAttempts, Outbox, Storage
 
 T0 = dt.datetime(2026, 1, 15, 9, 0, 0, 123456, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -191,6 +192,39 @@ def test_sent_message_is_no_longer_pending_and_stays_sent(
     assert outbox.claim_messages(T0 + MINUTE * 60, 10, T0 + MINUTE * 70) == []
 
 
+def test_a_late_mark_keeps_the_first_delivery(storage: Storage, outbox: Outbox) -> None:
+    """A relay marking late (its lease ran out and another sent too) overwrites nothing."""
+    storage.accounts.create(new_account(1), message(1))
+    outbox.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 2)
+    outbox.mark_sent("registration-confirmation.flow1", T0 + MINUTE * 3)
+    outbox.mark_failed("registration-confirmation.flow1", "late", T0 + MINUTE * 4)
+    record = stored_message(storage, "registration-confirmation.flow1")
+    assert (record.sent_at, record.attempts) == (T0 + MINUTE * 2, 1)
+    assert (record.next_attempt_at, record.last_error) == (None, "")
+
+
+def stored_message(storage: Storage, message_id: str) -> OutboxMessage:
+    """The outbox's record of one message, sent or not, read past the port."""
+    from regflow.adapters.memory import InMemoryAccountStore
+
+    if isinstance(storage.outbox, InMemoryAccountStore):
+        return storage.outbox.outbox[message_id]
+    from regflow.adapters.sql import SqlStore, outbox_table
+
+    assert isinstance(storage, SqlStore)
+    with storage.engine.connect() as connection:
+        row = connection.execute(
+            outbox_table.select().where(outbox_table.c.message_id == message_id)
+        ).one()
+    return OutboxMessage(
+        message=message(1),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
 def test_claimed_messages_are_leased(accounts: AccountStore, outbox: Outbox) -> None:
     """A claimed message is not claimed again before its lease ends, and is afterwards."""
     accounts.create(new_account(1), message(1))
@@ -214,19 +248,105 @@ def test_password_hash_can_be_replaced(accounts: AccountStore) -> None:
     assert (found.password_hash, found.email) == ("$argon2id$new", "person1@example.fi")
 
 
-def test_login_failures_are_counted_per_key_and_forgotten(
-    accounts: AccountStore, login_attempts: LoginAttempts
+def test_login_attempts_are_reserved_and_read_back_by_account_or_address(
+    login_attempts: LoginAttempts,
 ) -> None:
-    """Failures are kept per key, read since a time, pruned before a time, and cleared."""
+    """A reservation returns the other recent attempts for its account or its address, oldest
+    first, and is itself seen by the next one."""
+    first = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", "a1", T0), since=T0, known_since=T0
+    )
+    assert first.recent == ()
+    login_attempts.reserve_login_attempt(
+        LoginAttempt("other", "a2", T0 + MINUTE), since=T0, known_since=T0
+    )
+    login_attempts.reserve_login_attempt(
+        LoginAttempt("k", None, T0 - MINUTE),
+        since=T0 - MINUTE,
+        known_since=T0 - MINUTE,
+    )
+    third = login_attempts.reserve_login_attempt(
+        LoginAttempt("other", "a1", T0 + 2 * MINUTE), since=T0, known_since=T0
+    )
+    assert third.recent == (LoginAttempt("k", "a1", T0), LoginAttempt("other", "a2", T0 + MINUTE))
+    assert third.attempt_id != first.attempt_id
+    fourth = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", None, T0 + 3 * MINUTE), since=T0 - MINUTE, known_since=T0 - MINUTE
+    )
+    assert fourth.recent == (
+        LoginAttempt("k", None, T0 - MINUTE),
+        LoginAttempt("k", "a1", T0),
+    )
+
+
+def test_forgotten_and_succeeded_attempts_are_gone(login_attempts: LoginAttempts) -> None:
+    """forget drops one reservation; success drops the account's failures from its address
+    (keeping those from other addresses and other accounts) and keeps the reservation as the
+    pair's one success, which the pair's next reservation sees until `known_since` passes it."""
+    since = T0 - MINUTE
+
+    def reserve(account: str, address: str | None, at: dt.datetime = T0) -> int:
+        attempt = LoginAttempt(account, address, at)
+        return login_attempts.reserve_login_attempt(
+            attempt, since=since, known_since=since
+        ).attempt_id
+
+    reserve("k", "a1")
+    reserve("k", None)
+    reserve("k", "a2")
+    reserve("other", "a1")
+    login_attempts.forget_login_attempt(reserve("k", "a2"))
+    login_attempts.login_succeeded(reserve("k", "a1", T0 - MINUTE), "k", "a1")
+    login_attempts.login_succeeded(reserve("k", "a1"), "k", "a1")  # replaces the older success
+    left = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", "a1", T0), since=since, known_since=since
+    )
+    assert sorted(left.recent, key=str) == sorted(
+        [
+            LoginAttempt("k", None, T0),
+            LoginAttempt("k", "a1", T0, succeeded=True),
+            LoginAttempt("k", "a2", T0),
+            LoginAttempt("other", "a1", T0),
+        ],
+        key=str,
+    )
+    later = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", "a2", T0), since=since, known_since=T0 + MINUTE
+    )
+    assert LoginAttempt("k", "a1", T0, succeeded=True) not in later.recent  # not its pair
+    login_attempts.forget_login_attempt(later.attempt_id)
+    login_attempts.login_succeeded(left.attempt_id, "k", None)  # no address: nothing kept
+    again = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", None, T0), since=since, known_since=since
+    )
+    assert sorted(again.recent, key=str) == [LoginAttempt("k", "a2", T0)]
+    login_attempts.forget_login_attempt(again.attempt_id)
+    pair = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", "a1", T0), since=since, known_since=T0 + MINUTE
+    )
+    assert LoginAttempt("k", "a1", T0, succeeded=True) not in pair.recent  # too old to count
+
+
+def test_login_attempts_are_purged_by_age(login_attempts: LoginAttempts) -> None:
+    """purge_login_attempts deletes failures before one time and successes before another."""
     for minutes in (0, 1, 2):
-        login_attempts.record_login_failure("k", T0 + minutes * MINUTE, forget_before=T0)
-    login_attempts.record_login_failure("other", T0, forget_before=T0)
-    assert login_attempts.login_failures("k", T0 + MINUTE) == [T0 + MINUTE, T0 + 2 * MINUTE]
-    login_attempts.record_login_failure("k", T0 + 3 * MINUTE, forget_before=T0 + 2 * MINUTE)
-    assert login_attempts.login_failures("k", T0 - MINUTE) == [T0 + 2 * MINUTE, T0 + 3 * MINUTE]
-    login_attempts.clear_login_failures("k")
-    assert login_attempts.login_failures("k", T0 - MINUTE) == []
-    assert login_attempts.login_failures("other", T0 - MINUTE) == [T0]
+        login_attempts.reserve_login_attempt(
+            LoginAttempt("k", "a", T0 + minutes * MINUTE), since=T0, known_since=T0
+        )
+    for minutes in (0, 1):
+        reserved = login_attempts.reserve_login_attempt(
+            LoginAttempt("j", f"b{minutes}", T0 + minutes * MINUTE), since=T0, known_since=T0
+        )
+        login_attempts.login_succeeded(reserved.attempt_id, "j", f"b{minutes}")
+    assert login_attempts.purge_login_attempts(T0 + 2 * MINUTE, known_before=T0 + MINUTE) == 3
+    left = login_attempts.reserve_login_attempt(
+        LoginAttempt("k", "a", T0), since=T0, known_since=T0
+    )
+    assert left.recent == (LoginAttempt("k", "a", T0 + 2 * MINUTE),)
+    known = login_attempts.reserve_login_attempt(
+        LoginAttempt("j", "b1", T0), since=T0, known_since=T0
+    )
+    assert known.recent == (LoginAttempt("j", "b1", T0 + MINUTE, succeeded=True),)
 
 
 # -- flows ----------------------------------------------------------------------------------

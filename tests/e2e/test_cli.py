@@ -28,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "cli" / "register.py"
 TIMEOUT = 30.0
-DEFAULT_DATABASE = "regflow-demo.sqlite3"  # what the script uses without storage options
+DEFAULT_DATABASE = "regflow.sqlite3"  # without storage options: the relay's default too
 
 # The menu numbers a user types: Nordea is the 4th of the simulated bank's 11 banks, so "my bank
 # is not listed" is 12; on the bank page 7, 8 and 9 follow the six demo people.
@@ -158,6 +158,13 @@ def test_default_database_keeps_accounts_between_runs(cli: Cli) -> None:
     assert "Phase 2 of 4" not in out
 
 
+def test_the_demo_and_the_relay_share_the_default_database() -> None:
+    """The demo's default file is the one `regflow relay` and `regflow init-db` use."""
+    from regflow.bootstrap import DEFAULT_DATABASE_URL
+
+    assert f"sqlite:///{DEFAULT_DATABASE}" == DEFAULT_DATABASE_URL
+
+
 def test_reset_empties_the_database_but_the_demo_account(cli: Cli) -> None:
     """After a registration, `--reset` forgets it; Johan's demo account is there again."""
     matti = [CONSUMER, NORDEA, "240467-541E"]
@@ -175,6 +182,34 @@ def test_reset_refuses_a_database_server(cli: Cli) -> None:
     result = cli([], storage=("--database-url", "postgresql://regflow@db.invalid/app", "--reset"))
     assert result.returncode == 2  # a usage error, before any connection is made
     assert "--reset empties SQLite databases only" in result.stderr
+
+
+def test_a_refused_database_connection_says_so(cli: Cli) -> None:
+    """A database server that is not listening: exit 1, `connection refused` in the chosen
+    language, the URL with its password masked, no traceback."""
+    url = "postgresql://regflow:s3cretPW@127.0.0.1:1/regflow"  # nothing listens on port 1
+    english = cli([], storage=("--database-url", url))
+    assert english.returncode == 1
+    assert "connection refused" in english.stderr
+    assert "postgresql://regflow:***@127.0.0.1:1/regflow" in english.stderr
+    swedish = cli([], "sv", storage=("--database-url", url))
+    assert "Databasen vägrade anslutningen" in swedish.stderr
+    assert "s3cretPW" not in english.stderr + swedish.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://regflow:s3cretPW@db/regflow", "Unsupported database URL scheme 'mysql'"),
+        ("postgresql://regflow:s3cretPW@db:port/regflow", "not a readable database URL"),
+    ],
+)
+def test_a_database_url_regflow_cannot_use_exits_2(cli: Cli, url: str, says: str) -> None:
+    """An unknown scheme or an unreadable URL is a usage error (exit 2) that never repeats it."""
+    result = cli([], storage=("--database-url", url))
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "s3cretPW" not in result.stderr
 
 
 def _accounts(database: Path) -> set[str]:

@@ -110,7 +110,7 @@ def test_bootstrapping_a_database_twice_keeps_one_demo_account(sqlite_url: str) 
 )
 def test_a_bad_url_scheme_is_a_config_error_without_the_url(url: str) -> None:
     """An unsupported database URL raises ConfigError naming the scheme, never the password."""
-    with pytest.raises(ConfigError, match="unsupported database URL scheme") as caught:
+    with pytest.raises(ConfigError, match="Unsupported database URL scheme") as caught:
         demo_app(database_url=url, hasher=FAST)
     assert "s3cret" not in str(caught.value)
 

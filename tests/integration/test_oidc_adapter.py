@@ -30,7 +30,7 @@ from regflow.adapters.oidc import (
     ClientKeys,
     OidcBankIdentity,
 )
-from regflow.errors import AdapterError, IdentificationFailed, UnknownBank
+from regflow.errors import AdapterError, CallbackMismatch, IdentificationFailed, UnknownBank
 from regflow.model import BankCallback, BankRedirect, VerifiedPerson
 
 if TYPE_CHECKING:
@@ -174,21 +174,27 @@ def test_constructor_and_bank_list_do_no_io(
 # -- answers that do not verify: IdentificationFailed with their own code ------------------------
 
 
-def test_wrong_state_is_state_mismatch(
-    oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity
+@pytest.mark.parametrize("state", ["reversed", "missing"])
+def test_wrong_or_missing_state_is_callback_mismatch(
+    oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity, state: str
 ) -> None:
-    """A callback whose state is not this attempt's is refused before the code is redeemed."""
+    """A callback whose state is not this attempt's, or that has none, raises CallbackMismatch
+    before the code is redeemed: the real callback still completes afterwards."""
     redirect, callback = attempt(oidc_broker, oidc_bank)
-    forged = BankCallback({**callback.params, "state": redirect.state[::-1]})
-    assert failure_code(oidc_bank, forged, redirect) == "state_mismatch"
+    params = {k: v for k, v in callback.params.items() if k != "state"}
+    if state == "reversed":
+        params["state"] = redirect.state[::-1]
+    with pytest.raises(CallbackMismatch) as raised:
+        oidc_bank.complete(BankCallback(params), redirect)
+    assert raised.value.code == "state_mismatch"
+    assert oidc_bank.complete(callback, redirect) == ANNA
 
 
-def test_callback_without_state_or_code_is_invalid(
+def test_callback_without_code_or_error_is_invalid(
     oidc_broker: OidcProviderProcess, oidc_bank: OidcBankIdentity
 ) -> None:
-    """A callback lacking state, or lacking both code and error, is invalid_callback."""
+    """A callback of this attempt lacking both code and error is invalid_callback."""
     redirect = oidc_bank.begin("nordea", flow_id="flow-1", language="fi")
-    assert failure_code(oidc_bank, BankCallback({"code": "x"}), redirect) == "invalid_callback"
     no_code = BankCallback({"state": redirect.state})
     assert failure_code(oidc_bank, no_code, redirect) == "invalid_callback"
 

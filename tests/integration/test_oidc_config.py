@@ -168,6 +168,9 @@ def test_keys_repr_shows_kids_only(client_keys: ClientKeys) -> None:
         ({"id_token_signing_algs": ["HS256"]}, "asymmetric"),
         ({"accepted_acr": []}, "acr"),
         ({"client_assertion_audience": "anyone"}, "client_assertion_audience"),
+        ({"max_response_bytes": 1024}, "max_response_bytes"),
+        ({"max_response_bytes": 1 << 30}, "max_response_bytes"),
+        ({"max_response_bytes": True}, "max_response_bytes"),
     ],
 )
 def test_wrong_configuration_fails_at_start(

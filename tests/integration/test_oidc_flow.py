@@ -3,7 +3,8 @@ OpenID provider configured like an FTN broker.
 
 A negative or unverifiable answer takes the table's row back to `choosing_bank` with its own code
 in `flow.last_error` and counts towards the failure limit; a broker that cannot answer raises
-`AdapterError` and leaves the flow exactly as it was.
+`AdapterError` and leaves the flow exactly as it was. Callbacks that are not the pending
+attempt's (forged ones) are in test_oidc_attacks.py.
 """
 
 from __future__ import annotations
@@ -71,14 +72,6 @@ def test_another_worker_finishes_from_the_snapshot(
 Scenario = Callable[["OidcProviderProcess", OidcBankIdentity, Ports, BankRedirect], BankCallback]
 
 
-def wrong_state(
-    broker: OidcProviderProcess, _bank: OidcBankIdentity, _ports: Ports, redirect: BankRedirect
-) -> BankCallback:
-    """The answer to another attempt arrives (its state is not this flow's)."""
-    callback = broker.login(redirect)
-    return BankCallback({**callback.params, "state": "not-this-flows-state"})
-
-
 def replayed_code(
     broker: OidcProviderProcess, bank: OidcBankIdentity, ports: Ports, redirect: BankRedirect
 ) -> BankCallback:
@@ -116,7 +109,6 @@ def as_account(account: str, *, cancel: bool = False) -> Scenario:
 
 
 FAILURES: dict[str, tuple[Scenario, str]] = {
-    "wrong-state": (wrong_state, "state_mismatch"),
     "replayed-code": (replayed_code, "code_rejected"),
     "wrong-nonce": (planned(set={"nonce": "another-attempts-nonce"}), "nonce_mismatch"),
     "expired-token": (planned(shift={"exp": -4000, "iat": -4200}), "token_expired"),

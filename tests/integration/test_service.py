@@ -164,16 +164,18 @@ def test_unknown_flow_is_not_found(service: RegistrationService) -> None:
 
 
 def test_login_after_registration(service: RegistrationService, clock: ManualClock) -> None:
-    """The registered email and password log in; failures are counted and throttled."""
+    """The registered email and password log in; failures from one address are counted and
+    delay that address only."""
     flow = register_until_review(service, RECORDS[0])
     assert flow.review_token is not None
     service.approve(flow.id, flow.review_token)
     email = RECORDS[0].details.email
     assert service.authenticate(email.upper(), PASSWORD).personal_id == RECORDS[0].personal_id
-    for _ in range(service.login_throttle.max_failures):
+    for _ in range(service.login_throttle.free_failures):
         with pytest.raises(LoginFailed):
-            service.authenticate(email, PASSWORD + "x")
+            service.authenticate(email, PASSWORD + "x", client_address="203.0.113.7")
     with pytest.raises(LoginThrottled):
-        service.authenticate(email, PASSWORD)
-    clock.advance(service.login_throttle.window)
-    assert service.authenticate(email, PASSWORD).email == email
+        service.authenticate(email, PASSWORD, client_address="203.0.113.7")
+    assert service.authenticate(email, PASSWORD, client_address="198.51.100.2").email == email
+    clock.advance(service.login_throttle.first_delay)
+    assert service.authenticate(email, PASSWORD, client_address="203.0.113.7").email == email

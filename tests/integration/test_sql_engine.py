@@ -13,7 +13,7 @@ from tests.storage_fixtures import _libpq_url
 
 from regflow import AdapterError, AlreadyRegistered, FlowNotFound
 from regflow.adapters.sql import SqlStore, create_engine, flows_table
-from regflow.ports import StoredFlow
+from regflow.ports import LoginAttempt, StoredFlow
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -250,7 +250,13 @@ def test_outbox_and_login_attempts_are_the_account_store(database_url: str) -> N
             assert uow.login_attempts is uow.accounts
             uow.accounts.create(new_account(1), message(1))
             claimed = uow.outbox.claim_messages(now, 10, now + dt.timedelta(minutes=5))
-            uow.login_attempts.record_login_failure("key-1", now, forget_before=now)
+            reserved = uow.login_attempts.reserve_login_attempt(
+                LoginAttempt("key-1", None, now), since=now, known_since=now
+            )
         assert [m.message.message_id for m in claimed] == [message(1).message_id]
         assert store.outbox.pending_messages(now, 10) == []  # leased by the unit's claim
-        assert store.login_attempts.login_failures("key-1", now) == [now]
+        later = store.login_attempts.reserve_login_attempt(
+            LoginAttempt("key-1", None, now), since=now, known_since=now
+        )
+        assert later.recent == (LoginAttempt("key-1", None, now),)
+        assert later.attempt_id != reserved.attempt_id

@@ -22,14 +22,20 @@
 //        {"set": {...}, "shift": {"exp": -900}, "drop": ["hetu"]}   edit the ID token's claims
 //        {"sign_with": "foreign"|"rotated", "kid": "..."}           sign it with another key
 //        {"unencrypted": true}    answer the signed ID token without encrypting it
+//        {"header": {...}}        add these parameters to the ID token's JWS header (crit, ...)
+//        {"pad_bytes": n, "chunked": true}   add n bytes of padding to the JSON answer, sent
+//                                 with a Content-Length or, with chunked, without one
+//   POST /__test__/answer-reused-codes   {"enabled": true}: a code redeemed again gets the
+//        answer it got the first time (a broker that fails to keep codes single-use)
 //   POST /__test__/publish-rotated   add the "rotated" key to the provider's JWK set
-//   POST /__test__/reset             forget any plan and unpublish the rotated key
+//   POST /__test__/reset             forget any plan and hook, unpublish the rotated key
 // Editing a token needs the client's private decryption key, which the config carries for this
 // purpose only (a real broker never has it).
 
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import process from 'node:process';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CompactEncrypt, CompactSign, compactDecrypt, importJWK } from 'jose';
@@ -54,6 +60,8 @@ const clientEncJwk = config.client.jwks.keys.find((key) => key.use === 'enc');
 
 let nextTokenPlan = null;
 let rotatedPublished = false;
+let answerReusedCodes = false;
+const answeredCodes = new Map(); // code -> the token answer it got, for answerReusedCodes
 
 function publicJwk({ kty, n, e, kid }) {
   return { kty, n, e, kid, use: 'sig', alg: SIG_ALG };
@@ -82,9 +90,12 @@ async function tamper(idToken, plan) {
   for (const name of plan.drop ?? []) delete claims[name];
 
   const signerJwk = plan.sign_with ? otherJwks[plan.sign_with] : signingJwk;
+  const extra = plan.header ?? {};
+  // jose signs a crit header only for the extensions it is told the caller understands
+  const crit = Object.fromEntries((extra.crit ?? []).map((name) => [name, true]));
   const signed = await new CompactSign(encoder.encode(JSON.stringify(claims)))
-    .setProtectedHeader({ alg: SIG_ALG, typ: 'JWT', kid: plan.kid ?? signerJwk.kid })
-    .sign(await importJWK(signerJwk, SIG_ALG));
+    .setProtectedHeader({ alg: SIG_ALG, typ: 'JWT', kid: plan.kid ?? signerJwk.kid, ...extra })
+    .sign(await importJWK(signerJwk, SIG_ALG), { crit });
   if (plan.unencrypted) return signed;
   return new CompactEncrypt(encoder.encode(signed))
     .setProtectedHeader({ alg: ENC_ALG, enc: ENC_ENC, cty: 'JWT', kid: clientEncJwk.kid })
@@ -180,9 +191,13 @@ provider.use(async (ctx, next) => {
       nextTokenPlan = await readJson(ctx.req);
     } else if (ctx.path === '/__test__/publish-rotated') {
       rotatedPublished = true;
+    } else if (ctx.path === '/__test__/answer-reused-codes') {
+      answerReusedCodes = Boolean((await readJson(ctx.req)).enabled);
     } else if (ctx.path === '/__test__/reset') {
       nextTokenPlan = null;
       rotatedPublished = false;
+      answerReusedCodes = false;
+      answeredCodes.clear();
     } else {
       ctx.status = 404;
       return;
@@ -214,8 +229,9 @@ provider.use(async (ctx, next) => {
     return;
   }
 
-  if (ctx.path === '/token' && ctx.method === 'POST' && nextTokenPlan) {
-    const plan = nextTokenPlan;
+  if (ctx.path === '/token' && ctx.method === 'POST') {
+    const planned = nextTokenPlan !== null;
+    const plan = nextTokenPlan ?? {};
     nextTokenPlan = null;
     if (plan.delay_ms) await sleep(plan.delay_ms);
     if (plan.reset) {
@@ -229,8 +245,26 @@ provider.use(async (ctx, next) => {
       return;
     }
     await next();
-    if (ctx.status === 200 && ctx.body?.id_token) {
+    const code = ctx.oidc?.params?.code;
+    if (ctx.status === 200 && ctx.body?.id_token && planned) {
       ctx.body = { ...ctx.body, id_token: await tamper(ctx.body.id_token, plan) };
+    }
+    if (ctx.status === 200 && code) {
+      answeredCodes.set(code, ctx.body);
+    } else if (answerReusedCodes && code && answeredCodes.has(code)) {
+      ctx.status = 200;
+      ctx.body = answeredCodes.get(code);
+    }
+    if (plan.pad_bytes) {
+      const text = JSON.stringify({ ...ctx.body, padding: 'x'.repeat(plan.pad_bytes) });
+      if (plan.chunked) {
+        const chunks = [];
+        for (let at = 0; at < text.length; at += 65536) chunks.push(text.slice(at, at + 65536));
+        ctx.body = Readable.from(chunks); // a stream: no Content-Length
+      } else {
+        ctx.body = text;
+      }
+      ctx.type = 'json';
     }
     return;
   }

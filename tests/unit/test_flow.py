@@ -13,17 +13,22 @@ import pytest
 
 from regflow import (
     AdapterError,
+    BankCallback,
+    BankRedirect,
+    CallbackMismatch,
     ContactDetails,
     DetailsRejected,
     EmailTaken,
     FlowExpired,
     GuardFailed,
+    IdentificationFailed,
     InvalidTransition,
     RegistrationFlow,
     State,
     UnknownBank,
     UnsupportedCustomerType,
     UnsupportedLanguage,
+    VerifiedPerson,
     deliver_pending_emails,
     message_for,
 )
@@ -32,6 +37,7 @@ from regflow.adapters.memory import (
     InMemoryAccountStore,
     InMemoryCustomerDirectory,
     RecordingMailer,
+    SimulatedBank,
 )
 from regflow.emails import confirmation_message_id
 from regflow.flow import FlowData, changed_fields
@@ -121,12 +127,71 @@ def test_bank_failures_count_and_the_third_ends_the_flow(ports: Ports) -> None:
     flow.complete_identification(bank(ports).fail(redirect))
     assert (flow.state, flow.last_error) == (State.choosing_bank, "identification_rejected")
     redirect = flow.select_bank("op")
-    other = bank(ports).begin("op", flow_id="someone-else", language="fi")
-    flow.complete_identification(bank(ports).approve(other, personal_id="131052-308T"))
+    flow.complete_identification(bank(ports).approve(redirect, personal_id="131052-308X"))
     assert flow.state is State.needs_customer_service
-    assert flow.last_error == "state_mismatch"
+    assert flow.last_error == "invalid_personal_id"
     assert flow.outcome is not None
     assert flow.outcome.reason == "identification_failed"
+
+
+FORGED_CALLBACKS = {
+    "another-attempts-state": lambda real, other: {**real, "state": other["state"]},
+    "no-state": lambda real, _other: {k: v for k, v in real.items() if k != "state"},
+    "error-with-wrong-state": lambda _real, other: {"state": other["state"], "error": "x"},
+}
+
+
+@pytest.mark.parametrize("forge", FORGED_CALLBACKS.values(), ids=FORGED_CALLBACKS.keys())
+def test_forged_callbacks_are_ignored_and_the_real_answer_completes(
+    ports: Ports, forge: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Callbacks not of the pending attempt raise CallbackMismatch, change nothing, are counted
+    as security events, and do not count as failures: the real answer then completes."""
+    flow = RegistrationFlow.start(ports)
+    redirect = flow.select_bank("op")
+    real = bank(ports).approve(redirect, personal_id="131052-308T")
+    other = bank(ports).begin("op", flow_id="the-attackers", language="fi")
+    forged = BankCallback(
+        forge(real.params, bank(ports).approve(other, personal_id="131052-308T").params)
+    )
+    before = frozen(flow)
+    caplog.set_level(logging.INFO)
+    for _ in range(ports.settings.max_bank_failures):
+        with pytest.raises(CallbackMismatch) as raised:
+            flow.complete_identification(forged)
+        assert raised.value.code == "state_mismatch"
+        assert frozen(flow) == before
+    assert ports.security.count("state_mismatch") == ports.settings.max_bank_failures
+    warnings = [r for r in caplog.records if r.name == "regflow.security"]
+    assert len(warnings) == ports.settings.max_bank_failures
+    assert all(r.levelno == logging.WARNING and flow.log_id in r.getMessage() for r in warnings)
+    assert "131052" not in caplog.text
+    flow.complete_identification(real)
+    assert (flow.state, flow.bank_failures, flow.personal_id) == (
+        State.confirming_personal_id,
+        0,
+        "131052-308T",
+    )
+
+
+def test_an_adapter_reporting_state_mismatch_as_a_failure_is_ignored_too(ports: Ports) -> None:
+    """A bank adapter that raises plain IdentificationFailed(state_mismatch) gets the same
+    treatment: CallbackMismatch, nothing changed, one security event."""
+
+    class OldStyleBank(SimulatedBank):
+        def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
+            if callback.params.get("state") != expected.state:
+                raise IdentificationFailed("state_mismatch")
+            return super().complete(callback, expected)
+
+    ports = attrs.evolve(ports, bank=OldStyleBank())
+    flow = RegistrationFlow.start(ports)
+    flow.select_bank("op")
+    before = frozen(flow)
+    with pytest.raises(CallbackMismatch):
+        flow.complete_identification(BankCallback({"state": "forged", "code": "x"}))
+    assert frozen(flow) == before
+    assert ports.security.counts() == {"state_mismatch": 1}
 
 
 def test_a_replayed_code_fails_identification(ports: Ports) -> None:

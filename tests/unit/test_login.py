@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 import statistics
@@ -12,10 +13,12 @@ import pytest
 
 from regflow import Argon2Hasher, LoginFailed, LoginThrottled
 from regflow.adapters.memory import InMemoryAccountStore, ManualClock
-from regflow.login import LoginThrottle, authenticate, throttle_key
+from regflow.login import LoginThrottle, address_key, authenticate, throttle_key
+from regflow.ports import PasswordHasher
 from regflow.service import RegistrationService
 from tests.storage_support import (
     PASSWORD,
+    CountingHasher,
     make_ports,
     memory_service,
     people,
@@ -25,13 +28,15 @@ from tests.storage_support import (
 RECORD = people(1)[0]
 EMAIL = RECORD.details.email
 MINUTE = dt.timedelta(minutes=1)
+ATTACKER = "203.0.113.7"
+OWNER = "198.51.100.20"
 
 
 def registered(
     *,
     clock: ManualClock | None = None,
     password: str = PASSWORD,
-    hasher: Argon2Hasher | None = None,
+    hasher: PasswordHasher | None = None,
 ) -> RegistrationService:
     """An in-memory service where RECORD has registered with `password`."""
     service = memory_service([RECORD], clock=clock or ManualClock(), hasher=hasher)
@@ -41,14 +46,21 @@ def registered(
     return service
 
 
-def fail(service: RegistrationService, times: int, *, email: str = EMAIL) -> None:
-    """`times` logins with a wrong password, each one minute after the previous."""
+def fail(
+    service: RegistrationService,
+    times: int,
+    *,
+    email: str = EMAIL,
+    address: str | None = ATTACKER,
+    every: dt.timedelta = MINUTE,
+) -> None:
+    """`times` logins with a wrong password from `address`, each `every` after the previous."""
     clock = service.ports.clock
     assert isinstance(clock, ManualClock)
     for _ in range(times):
         with pytest.raises(LoginFailed):
-            service.authenticate(email, "Wrong-password-1")
-        clock.advance(MINUTE)
+            service.authenticate(email, "Wrong-password-1", client_address=address)
+        clock.advance(every)
 
 
 def test_right_password_logs_in_with_email_in_any_case() -> None:
@@ -78,46 +90,172 @@ def test_password_is_nfkc_normalised_as_at_registration() -> None:
     assert service.authenticate(EMAIL, fullwidth).email == EMAIL
 
 
-def test_tenth_failure_throttles_with_its_retry_time() -> None:
-    """After 10 failures in 15 minutes even the right password is refused until retry_at."""
+def test_sixth_failure_from_one_address_waits_a_delay_that_doubles() -> None:
+    """After 5 failures for one account from one address, the next attempt waits 30 s after
+    the latest failure, then 1 min, 2 min: a delay that grows, never a lock."""
     clock = ManualClock()
     service = registered(clock=clock)
-    first_failure = clock.now()
-    fail(service, 10)
+    fail(service, 5, every=dt.timedelta(0))
+    for delay in (dt.timedelta(seconds=30), MINUTE, 2 * MINUTE):
+        with pytest.raises(LoginThrottled) as throttled:
+            service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER)
+        assert throttled.value.retry_at == clock.now() + delay
+        assert throttled.value.code == "login_throttled"
+        assert "UTC" in throttled.value.message("fi")
+        clock.advance(delay)
+        fail(service, 1, every=dt.timedelta(0))
+    clock.advance(4 * MINUTE)
+    assert service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER).email == EMAIL
+
+
+def test_delay_is_capped() -> None:
+    """However many failures, the delay never exceeds max_delay (15 minutes by default)."""
+    throttle = LoginThrottle()
+    assert throttle.delay(4, 5) == dt.timedelta(0)
+    assert throttle.delay(5, 5) == dt.timedelta(seconds=30)
+    assert throttle.delay(9, 5) == 8 * MINUTE
+    assert throttle.delay(10, 5) == 15 * MINUTE
+    assert throttle.delay(10**9, 5) == 15 * MINUTE
+
+
+def test_throttled_attempts_do_not_count_as_failures() -> None:
+    """An attempt refused by the throttle checks no password, so it does not lengthen the delay."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+    fail(service, 5, every=dt.timedelta(0))
+    for _ in range(20):
+        with pytest.raises(LoginThrottled):
+            service.authenticate(EMAIL, "Wrong-password-1", client_address=ATTACKER)
+    clock.advance(dt.timedelta(seconds=30))
+    assert service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER).email == EMAIL
+
+
+def test_owner_gets_in_from_their_address_during_a_four_hour_attack() -> None:
+    """The issue's scenario: an attacker guesses once a minute from one address for 4 hours;
+    the owner, logging in every 5 minutes from another address, always gets in, and the
+    attacker's password checks are a small fraction of their 240 tries."""
+    clock = ManualClock()
+    hasher = CountingHasher(Argon2Hasher.insecure_fast())
+    service = registered(clock=clock, hasher=hasher)
+    hasher.verifications = 0
+    owner_ok = owner_refused = 0
+    outcomes: collections.Counter[str] = collections.Counter()
+    for minute in range(240):
+        try:
+            service.authenticate(EMAIL, "Wrong-password-1", client_address=ATTACKER)
+        except (LoginFailed, LoginThrottled) as error:
+            outcomes[error.code] += 1
+        if minute % 5 == 0:
+            try:
+                service.authenticate(EMAIL, PASSWORD, client_address=OWNER)
+                owner_ok += 1
+            except LoginThrottled:
+                owner_refused += 1
+        clock.advance(MINUTE)
+    assert (owner_ok, owner_refused) == (48, 0)
+    assert outcomes["login_failed"] + outcomes["login_throttled"] == 240
+    assert outcomes["login_failed"] <= 30, outcomes  # 5 free, then 30 s doubling to 15 min
+    assert hasher.verifications == outcomes["login_failed"] + owner_ok
+
+
+def test_owner_success_does_not_clear_the_attackers_failures() -> None:
+    """A successful login forgets the failures from the owner's address only."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+    fail(service, 5, every=dt.timedelta(0))
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER)
+
+
+def test_many_addresses_against_one_account_meet_the_account_wide_limit() -> None:
+    """Guesses spread over many addresses are slowed once the account's 100 free failures are
+    spent, so that no more than 100 go unslowed (NIST SP 800-63B 5.2.2)."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+    for i in range(100):
+        fail(service, 1, address=f"192.0.2.{i}", every=dt.timedelta(0))
     with pytest.raises(LoginThrottled) as throttled:
-        service.authenticate(EMAIL, PASSWORD)
-    assert throttled.value.retry_at == first_failure + dt.timedelta(minutes=15)
-    assert throttled.value.code == "login_throttled"
-    assert "UTC" in throttled.value.message("fi")
-    clock.advance(throttled.value.retry_at - clock.now())
-    assert service.authenticate(EMAIL, PASSWORD).email == EMAIL
+        service.authenticate(EMAIL, "Wrong-password-1", client_address="192.0.2.200")
+    assert throttled.value.retry_at == clock.now() + dt.timedelta(seconds=30)
+
+
+def test_owner_from_a_known_address_is_exempt_from_the_account_wide_limit() -> None:
+    """Once many addresses have spent the account's free failures, the owner still gets in at
+    once from an address they logged in from within 30 days; a new address waits."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+
+    def spread() -> None:
+        for i in range(100):
+            fail(service, 1, address=f"192.0.2.{i}", every=dt.timedelta(0))
+
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
+    spread()
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD, client_address="198.51.100.99")
+    clock.advance(dt.timedelta(days=30, seconds=1))  # the success from OWNER is too old now
+    spread()
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD, client_address=OWNER)
+
+
+def test_one_address_spraying_many_accounts_is_slowed() -> None:
+    """One address guessing different emails is slowed after 50 failures in all."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+    for i in range(50):
+        fail(service, 1, email=f"nobody{i}@example.fi", every=dt.timedelta(0))
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER)
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
+
+
+def test_ipv6_addresses_of_one_network_count_together() -> None:
+    """IPv6 addresses are counted by their /64 network; IPv4-mapped ones as the IPv4 address."""
+    assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9")
+    assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
+    assert address_key("::ffff:203.0.113.7") == address_key(" 203.0.113.7 ")
+    assert address_key(None) is None
+    assert address_key("not an address") != address_key("203.0.113.7")
 
 
 def test_failures_older_than_the_window_do_not_count() -> None:
-    """The window slides: failures more than 15 minutes old no longer count."""
+    """The window slides: failures more than 24 hours old no longer count."""
     clock = ManualClock()
     service = registered(clock=clock)
-    fail(service, 9)
-    clock.advance(dt.timedelta(minutes=15))
-    fail(service, 9)
-    assert service.authenticate(EMAIL, PASSWORD).email == EMAIL
+    fail(service, 5, every=dt.timedelta(0))
+    clock.advance(dt.timedelta(hours=24, seconds=1))
+    fail(service, 5, every=dt.timedelta(0))
+    clock.advance(dt.timedelta(seconds=30))
+    assert service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER).email == EMAIL
 
 
 def test_successful_login_clears_the_failures() -> None:
-    """A successful login starts the count again."""
+    """A successful login starts the count for its address again."""
     service = registered()
-    fail(service, 9)
-    service.authenticate(EMAIL, PASSWORD)
-    fail(service, 9)
-    assert service.authenticate(EMAIL, PASSWORD).email == EMAIL
+    fail(service, 5)
+    service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER)
+    fail(service, 5)
+    assert service.authenticate(EMAIL, PASSWORD, client_address=ATTACKER).email == EMAIL
 
 
 def test_unknown_emails_are_throttled_like_known_ones() -> None:
     """Throttling does not reveal accounts: an unknown email is throttled the same way."""
     service = registered()
-    fail(service, 10, email="nobody@example.fi")
+    fail(service, 5, email="nobody@example.fi", every=dt.timedelta(0))
     with pytest.raises(LoginThrottled):
-        service.authenticate("nobody@example.fi", PASSWORD)
+        service.authenticate("nobody@example.fi", PASSWORD, client_address=ATTACKER)
+
+
+def test_no_address_is_one_address_of_its_own() -> None:
+    """Callers that pass no address share one count: the function works without one."""
+    service = registered()
+    fail(service, 5, address=None, every=dt.timedelta(0))
+    with pytest.raises(LoginThrottled):
+        service.authenticate(EMAIL, PASSWORD)
+    assert service.authenticate(EMAIL, PASSWORD, client_address=OWNER).email == EMAIL
 
 
 def test_throttle_is_configurable() -> None:
@@ -126,11 +264,76 @@ def test_throttle_is_configurable() -> None:
     strict = RegistrationService(
         service.ports,
         service.storage,
-        login_throttle=LoginThrottle(max_failures=2, window=dt.timedelta(minutes=5)),
+        login_throttle=LoginThrottle(free_failures=2, first_delay=dt.timedelta(minutes=5)),
     )
     fail(strict, 2)
     with pytest.raises(LoginThrottled):
-        strict.authenticate(EMAIL, PASSWORD)
+        strict.authenticate(EMAIL, PASSWORD, client_address=ATTACKER)
+
+
+def test_throttle_refuses_nonsense_figures() -> None:
+    """Free failures below 1 and delays that are not positive are refused when built."""
+    with pytest.raises(ValueError, match="free_failures"):
+        LoginThrottle(free_failures=0)
+    with pytest.raises(ValueError, match="max_delay"):
+        LoginThrottle(max_delay=dt.timedelta(0))
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "x" * 129,  # over the policy's max_length (128)
+        "Kukkaruukku7Q" + "\u0301" * 200,  # combining marks: still over the limit after NFKC
+        "y" * 1_000_000,
+        "Kukkaruukku7Q\ud800",  # a lone surrogate: argon2 could not even encode it
+    ],
+    ids=["129", "marks", "million", "surrogate"],
+)
+def test_password_no_account_can_have_is_refused_without_hashing(password: str) -> None:
+    """A password over the policy's maximum, or not valid Unicode, gets LoginFailed at once:
+    no hash, no throttle entry."""
+    hasher = CountingHasher(Argon2Hasher.insecure_fast())
+    service = registered(hasher=hasher)
+    hasher.verifications = 0
+    started = time.perf_counter()
+    with pytest.raises(LoginFailed):
+        service.authenticate(EMAIL, password, client_address=ATTACKER)
+    assert time.perf_counter() - started < 0.05
+    assert hasher.verifications == 0
+    accounts = service.ports.login_attempts
+    assert isinstance(accounts, InMemoryAccountStore)
+    assert accounts.login_attempt_log == {}
+
+
+def test_longest_allowed_password_logs_in() -> None:
+    """A password of exactly the policy's max_length is checked and logs in."""
+    longest = "Kukkaruukku7Q" + "x" * (128 - 13)
+    service = registered(password=longest)
+    assert service.authenticate(EMAIL, longest).email == EMAIL
+
+
+@pytest.mark.parametrize(
+    "email", ["person0@example.fi\x00", "\x00", "pers\ud800n@example.fi", "a" * 400 + "@x.fi"]
+)
+def test_email_no_account_can_have_is_login_failed(email: str) -> None:
+    """An email with NUL, a lone surrogate or over 320 characters gets LoginFailed at once."""
+    service = registered()
+    with pytest.raises(LoginFailed):
+        service.authenticate(email, PASSWORD)
+
+
+def test_purge_deletes_attempts_older_than_the_window() -> None:
+    """purge_login_attempts deletes failures older than the window and keeps younger ones."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+    fail(service, 3, every=dt.timedelta(0))
+    clock.advance(dt.timedelta(hours=23))
+    fail(service, 1, address=OWNER, every=dt.timedelta(0))
+    clock.advance(dt.timedelta(hours=1, seconds=1))
+    assert service.purge_login_attempts() == 3
+    accounts = service.ports.login_attempts
+    assert isinstance(accounts, InMemoryAccountStore)
+    assert [a.address for a in accounts.login_attempt_log.values()] == [address_key(OWNER)]
 
 
 def test_hash_is_upgraded_when_the_parameters_change() -> None:
@@ -157,7 +360,9 @@ def test_unknown_email_takes_about_as_long_as_a_wrong_password() -> None:
     hasher = Argon2Hasher(memory_cost=4096, time_cost=1)  # a few ms per verification
     service = registered(hasher=hasher)
     roomy = RegistrationService(
-        service.ports, service.storage, login_throttle=LoginThrottle(max_failures=1000)
+        service.ports,
+        service.storage,
+        login_throttle=LoginThrottle(free_failures=1000, account_free_failures=1000),
     )
 
     def seconds(email: str) -> float:
@@ -196,7 +401,7 @@ def test_failures_are_counted_in_the_login_attempts_port() -> None:
     ports = attrs.evolve(service.ports, login_attempts=attempts)
     with pytest.raises(LoginFailed):
         authenticate(ports, EMAIL, "Wrong-password-1")
-    assert list(attempts.login_failure_log) == [throttle_key(EMAIL)]
+    assert [a.account for a in attempts.login_attempt_log.values()] == [throttle_key(EMAIL)]
     accounts = service.ports.accounts
     assert isinstance(accounts, InMemoryAccountStore)
-    assert accounts.login_failure_log == {}
+    assert accounts.login_attempt_log == {}

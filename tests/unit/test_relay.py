@@ -10,7 +10,16 @@ from pathlib import Path
 import attrs
 import pytest
 
-from regflow import Backoff, EmailMessage, Ports, State, deliver_pending_emails, relay
+from regflow import (
+    Backoff,
+    EmailMessage,
+    OutboxMessage,
+    Ports,
+    SchemaMissing,
+    State,
+    deliver_pending_emails,
+    relay,
+)
 from regflow.adapters.memory import InMemoryAccountStore, ManualClock, RecordingMailer
 from regflow.emails import confirmation_message_id
 from regflow.outbox import OutboxPorts
@@ -144,3 +153,30 @@ def test_outbox_ports_still_take_accounts() -> None:
         OutboxPorts(outbox=outbox, accounts=outbox, mailer=RecordingMailer(), clock=ManualClock())
     with pytest.raises(TypeError, match="outbox="):
         OutboxPorts(mailer=RecordingMailer(), clock=ManualClock())
+
+
+def test_relay_loop_logs_which_database_failure_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A pass on a database without the tables logs `no such table` and `regflow init-db`,
+    with no traceback, and the loop tries again."""
+
+    class NoTables(InMemoryAccountStore):
+        def claim_messages(
+            self, now: dt.datetime, limit: int, lease_until: dt.datetime
+        ) -> list[OutboxMessage]:
+            raise SchemaMissing("accounts", "regflow_outbox")
+
+    ports = OutboxPorts(outbox=NoTables(), mailer=RecordingMailer(), clock=ManualClock())
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: relay_loop(ports, stop=stop, interval=0.01))
+    with caplog.at_level("WARNING", logger="regflow.relay"):
+        thread.start()
+        threading.Event().wait(0.05)  # a few failing passes
+        stop.set()
+        thread.join(5)
+    failures = [r for r in caplog.records if r.name == "regflow.relay"]
+    assert len(failures) >= 2
+    assert all(record.exc_info is None for record in failures)
+    assert "no such table" in failures[0].getMessage()
+    assert "regflow init-db" in failures[0].getMessage()

@@ -33,6 +33,7 @@ from regflow.demo import DEMO_PEOPLE as DEMO_PEOPLE  # noqa: PLC0414
 from regflow.errors import (
     AdapterError,
     AlreadyRegistered,
+    CallbackMismatch,
     ConcurrentUpdate,
     EmailTaken,
     FlowNotFound,
@@ -44,13 +45,15 @@ from regflow.model import (
     Bank,
     BankCallback,
     BankRedirect,
+    ContractLink,
     CustomerRecord,
     EmailMessage,
+    LinkStatus,
     NewAccount,
     OutboxMessage,
     VerifiedPerson,
 )
-from regflow.ports import Ports, Snapshot, StoredFlow
+from regflow.ports import LoginAttempt, LoginReservation, Ports, Snapshot, StoredFlow
 from regflow.validation import email_key
 
 # `name` is the Finnish name; `names` holds the Swedish and English ones where they differ.
@@ -174,9 +177,9 @@ class SimulatedBank(_Faultable):
         self._check()
         params = callback.params
         if "state" not in params:
-            raise IdentificationFailed("invalid_callback")
+            raise CallbackMismatch(detail="the callback carries no state")
         if not _same(params["state"], expected.state):
-            raise IdentificationFailed("state_mismatch")
+            raise CallbackMismatch(detail="the callback's state is not this attempt's")
         error = params.get("error")
         if error == "access_denied":
             raise IdentificationFailed("identification_cancelled")
@@ -242,7 +245,11 @@ class InMemoryAccountStore(_Journaled):
         super().__init__()
         self.accounts: dict[str, Account] = {}
         self.outbox: dict[str, OutboxMessage] = {}  # message id -> message, in queue order
-        self.login_failure_log: dict[str, list[dt.datetime]] = {}  # key -> failure times
+        # account id -> its contract records by `ContractLink.key`
+        self.contract_link_records: dict[str, dict[str, ContractLink]] = {}
+        # attempt id -> a failed login, or one in progress (see `regflow.login`)
+        self.login_attempt_log: dict[int, LoginAttempt] = {}
+        self._attempt_ids = 0
         self._by_email: dict[str, str] = {}
         self._by_person: dict[str, str] = {}
 
@@ -270,6 +277,10 @@ class InMemoryAccountStore(_Journaled):
             if message.message_id in self.outbox:
                 raise AlreadyRegistered
             self._insert(account.stored())
+            if account.contract_links:
+                self.contract_link_records[account.account_id] = {
+                    link.key: link for link in account.contract_links
+                }
             self.outbox[message.message_id] = OutboxMessage(message)
             self._journal(lambda: self._remove(account.account_id, message.message_id))
 
@@ -290,6 +301,7 @@ class InMemoryAccountStore(_Journaled):
 
     def _remove(self, account_id: str, message_id: str | None) -> None:
         account = self.accounts.pop(account_id)
+        self.contract_link_records.pop(account_id, None)
         del self._by_email[email_key(account.email)]
         del self._by_person[account.personal_id]
         if message_id is not None:
@@ -307,6 +319,88 @@ class InMemoryAccountStore(_Journaled):
         self._check()
         with self._lock:
             return self.accounts.get(account_id)
+
+    def contract_links(self, account_id: str) -> Sequence[ContractLink]:
+        """The account's contract records: linked first, then by `since` and key (as on SQL)."""
+        self._check()
+        with self._lock:
+            links = list(self.contract_link_records.get(account_id, {}).values())
+        return sorted(
+            links, key=lambda link: (link.status is not LinkStatus.linked, link.since, link.key)
+        )
+
+    def accounts_with_pending_contracts(
+        self, *, after: str | None, limit: int, everyone: bool = False
+    ) -> Sequence[Account]:
+        """Accounts with a pending contract (or all), by account id, after `after`."""
+        self._check()
+        with self._lock:
+            chosen = [
+                account
+                for account_id, account in sorted(self.accounts.items())
+                if (after is None or account_id > after)
+                and (
+                    everyone
+                    or any(
+                        link.status is LinkStatus.pending
+                        for link in self.contract_link_records.get(account_id, {}).values()
+                    )
+                )
+            ]
+        return chosen[:limit]
+
+    def lock_account(self, account_id: str) -> Account | None:
+        """The account; the unit of work already holds the store's lock."""
+        self._check()
+        with self._lock:
+            return self.accounts.get(account_id)
+
+    def update_contract_links(
+        self,
+        account_id: str,
+        *,
+        linked: Sequence[ContractLink],
+        pending: Sequence[ContractLink],
+        message: EmailMessage | None,
+    ) -> None:
+        """Add `linked`, replace the pending records with `pending`, queue `message`."""
+        self._check()
+        with self._lock:
+            account = self.accounts[account_id]
+            if message is not None and message.message_id in self.outbox:
+                return  # this very linking is recorded already
+            previous = self.contract_link_records.get(account_id)
+            records = {
+                key: link
+                for key, link in (previous or {}).items()
+                if link.status is LinkStatus.linked
+            }
+            records.update((link.key, link) for link in linked)
+            records.update((link.key, link) for link in pending)
+            self.contract_link_records[account_id] = records
+            numbers = tuple(
+                dict.fromkeys(
+                    [*account.linked_contracts, *(str(link.contract_number) for link in linked)]
+                )
+            )
+            self.accounts[account_id] = attrs.evolve(account, linked_contracts=numbers)
+            if message is not None:
+                self.outbox[message.message_id] = OutboxMessage(message)
+            self._journal(lambda: self._restore_links(account, previous, message))
+
+    def _restore_links(
+        self,
+        account: Account,
+        previous: dict[str, ContractLink] | None,
+        message: EmailMessage | None,
+    ) -> None:
+        self.accounts[account.account_id] = account
+        if previous is None:
+            self.contract_link_records.pop(account.account_id, None)
+        else:
+            self.contract_link_records[account.account_id] = previous
+        if message is not None:
+            self.outbox.pop(message.message_id, None)
 
     def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
         """Unsent messages that are due, in queue order."""
@@ -349,10 +443,12 @@ class InMemoryAccountStore(_Journaled):
                 )
 
     def mark_failed(self, message_id: str, error: str, retry_at: dt.datetime) -> None:
-        """Record a failed attempt and the time of the next one."""
+        """Record a failed attempt and the time of the next one (not on a message sent)."""
         self._check()
         with self._lock:
             message = self.outbox[message_id]
+            if message.sent_at is not None:  # another relay's delivery stands
+                return
             self._replace(
                 attrs.evolve(
                     message,
@@ -371,35 +467,75 @@ class InMemoryAccountStore(_Journaled):
             self.accounts[account_id] = attrs.evolve(account, password_hash=password_hash)
             self._journal(lambda: self.accounts.__setitem__(account_id, account))
 
-    def login_failures(self, key: str, since: dt.datetime) -> Sequence[dt.datetime]:
-        """The failures recorded for `key` at or after `since`, oldest first."""
+    def reserve_login_attempt(
+        self, attempt: LoginAttempt, *, since: dt.datetime, known_since: dt.datetime
+    ) -> LoginReservation:
+        """Record the attempt as a failure; return it with the recent attempts it is counted
+        with. Outside units of work at once; inside one, undone if the unit fails."""
         self._check()
         with self._lock:
-            return sorted(t for t in self.login_failure_log.get(key, ()) if t >= since)
+            self._attempt_ids += 1
+            attempt_id = self._attempt_ids
+            recent = tuple(
+                a
+                for a in self.login_attempt_log.values()
+                if (a.succeeded and a.at >= known_since and _same_pair(a, attempt))
+                or (
+                    not a.succeeded
+                    and a.at >= since
+                    and (
+                        a.account == attempt.account
+                        or (attempt.address is not None and a.address == attempt.address)
+                    )
+                )
+            )
+            self.login_attempt_log[attempt_id] = attempt
+            self._journal(lambda: self._drop_attempts([attempt_id]))
+        return LoginReservation(attempt_id, tuple(sorted(recent, key=lambda a: a.at)))
 
-    def record_login_failure(
-        self, key: str, at: dt.datetime, *, forget_before: dt.datetime
-    ) -> None:
-        """Record a failure and forget the key's failures before `forget_before`."""
+    def forget_login_attempt(self, attempt_id: int) -> None:
+        """Drop a reserved attempt."""
         self._check()
         with self._lock:
-            previous = self.login_failure_log.get(key)
-            kept = [t for t in previous or () if t >= forget_before]
-            self.login_failure_log[key] = [*kept, at]
-            self._journal(lambda: self._restore_failures(key, previous))
+            self._drop_attempts([attempt_id])
 
-    def clear_login_failures(self, key: str) -> None:
-        """Forget the key's failures."""
+    def login_succeeded(self, attempt_id: int, account: str, address: str | None) -> None:
+        """Drop the pair's failures and older successes; keep the reservation as its success."""
         self._check()
         with self._lock:
-            previous = self.login_failure_log.pop(key, None)
-            self._journal(lambda: self._restore_failures(key, previous))
+            reserved = self.login_attempt_log.get(attempt_id)
+            self._drop_attempts(
+                [
+                    i
+                    for i, a in self.login_attempt_log.items()
+                    if i == attempt_id or (a.account == account and a.address == address)
+                ]
+            )
+            if reserved is not None and address is not None:
+                self.login_attempt_log[attempt_id] = attrs.evolve(reserved, succeeded=True)
+                self._journal(lambda: self._drop_attempts([attempt_id]))
 
-    def _restore_failures(self, key: str, previous: list[dt.datetime] | None) -> None:
-        if previous is None:
-            self.login_failure_log.pop(key, None)
-        else:
-            self.login_failure_log[key] = previous
+    def purge_login_attempts(self, before: dt.datetime, *, known_before: dt.datetime) -> int:
+        """Delete the failures before `before` and the successes before `known_before`."""
+        self._check()
+        with self._lock:
+            old = [
+                i
+                for i, a in self.login_attempt_log.items()
+                if a.at < (known_before if a.succeeded else before)
+            ]
+            self._drop_attempts(old)
+            return len(old)
+
+    def _drop_attempts(self, attempt_ids: list[int]) -> None:
+        dropped = {
+            i: self.login_attempt_log.pop(i) for i in attempt_ids if i in self.login_attempt_log
+        }
+        self._journal(lambda: self.login_attempt_log.update(dropped))
+
+
+def _same_pair(a: LoginAttempt, b: LoginAttempt) -> bool:
+    return a.account == b.account and a.address == b.address
 
 
 class InMemoryFlowStore(_Journaled):

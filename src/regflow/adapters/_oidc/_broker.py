@@ -4,12 +4,14 @@ Discovery and the key set are fetched on first use and cached for `metadata_ttl`
 so a test clock or a changed wall clock cannot stretch the cache); an ID token signed with a `kid`
 the cache does not know refetches the key set, at most once per `jwks_refetch_interval`, which is
 how a broker's key rotation reaches us. Every way the broker can fail to answer (no connection,
-timeout, 5xx, an answer that is not JSON) becomes `AdapterError` raised from its cause; what a
-broker answers on purpose is left to the caller to judge.
+timeout, 5xx, an answer that is not JSON or is larger than `max_response_bytes`) becomes
+`AdapterError` raised from its cause; what a broker answers on purpose is left to the caller to
+judge.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -27,7 +29,8 @@ from regflow.errors import AdapterError
 log = logging.getLogger("regflow.adapters.oidc")
 
 PORT: Final = "bank"  # the port name AdapterError carries
-_JSON: Final = {"Accept": "application/json"}
+# identity: the size cap applies to what is read, not to what it would decompress to
+_HEADERS: Final = {"Accept": "application/json", "Accept-Encoding": "identity"}
 
 
 @attrs.frozen
@@ -90,24 +93,20 @@ class Broker:
     def token(self, form: Mapping[str, str]) -> TokenAnswer:
         """POST `form` to the token endpoint; `AdapterError` when no usable answer comes back."""
         endpoint = self.metadata().token_endpoint
+        status, content = self._exchange("POST", endpoint, "token endpoint", data=dict(form))
+        if status >= 500:
+            raise AdapterError(PORT, f"token endpoint answered HTTP {status}")
         try:
-            response = self._client().post(endpoint, data=dict(form), headers=_JSON)
-        except httpx.HTTPError as error:
-            raise AdapterError(PORT, f"token endpoint: {type(error).__name__}") from error
-        if response.status_code >= 500:
-            detail = f"token endpoint answered HTTP {response.status_code}"
-            raise AdapterError(PORT, detail)
-        try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            if response.status_code == 200:
+            if status == 200:
                 body = {}  # judged by the caller: a 200 without an ID token is not verifiable
             else:
-                detail = f"token endpoint answered HTTP {response.status_code} without JSON"
+                detail = f"token endpoint answered HTTP {status} without JSON"
                 raise AdapterError(PORT, detail)
-        return TokenAnswer(response.status_code, body)
+        return TokenAnswer(status, body)
 
     def _stale(self, cached: _Cached) -> bool:
         return time.monotonic() - cached.fetched_at >= self._config.metadata_ttl.total_seconds()
@@ -146,19 +145,42 @@ class Broker:
         return keys
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        status, content = self._exchange("GET", url, what)
+        if status != 200:
+            raise AdapterError(PORT, f"{what} answered HTTP {status}")
         try:
-            response = self._client().get(url, headers=_JSON)
-        except httpx.HTTPError as error:
-            raise AdapterError(PORT, f"{what}: {type(error).__name__}") from error
-        if response.status_code != 200:
-            raise AdapterError(PORT, f"{what} answered HTTP {response.status_code}")
-        try:
-            data = response.json()
+            data = json.loads(content)
         except ValueError as error:
             raise AdapterError(PORT, f"{what} did not answer JSON") from error
         if not isinstance(data, dict):
             raise AdapterError(PORT, f"{what} did not answer a JSON object")
         return data
+
+    def _exchange(self, method: str, url: str, what: str, **request: Any) -> tuple[int, bytes]:
+        """Send one request; the status and the body, read up to `max_response_bytes`.
+
+        The body is streamed and reading stops at the cap (a declared Content-Length over it is
+        refused before reading), so a broker answering megabytes costs neither the time to read
+        them nor the time to parse them.
+        """
+        cap = self._config.max_response_bytes
+        try:
+            with self._client().stream(method, url, headers=_HEADERS, **request) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > cap:
+                    raise _too_large(what, cap)
+                content = bytearray()
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if len(content) > cap:
+                        raise _too_large(what, cap)
+                return response.status_code, bytes(content)
+        except httpx.HTTPError as error:
+            raise AdapterError(PORT, f"{what}: {type(error).__name__}") from error
+
+
+def _too_large(what: str, cap: int) -> AdapterError:
+    return AdapterError(PORT, f"{what} answer is too large (over max_response_bytes, {cap})")
 
 
 def _pick(keys: Mapping[str | None, Key], kid: str | None) -> Key | None:

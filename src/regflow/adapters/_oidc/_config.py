@@ -233,6 +233,12 @@ def _positive_seconds(_instance: object, attribute: attrs.Attribute[float], valu
         raise ValueError(msg)
 
 
+def _response_cap(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 4096 <= value <= 64 << 20:
+        msg = f"{attribute.name} must be a number of bytes from 4096 to {64 << 20}, got {value!r}"
+        raise ValueError(msg)
+
+
 @attrs.frozen
 class OidcConfig:
     """How to reach the identification broker and what to accept from it.
@@ -252,6 +258,8 @@ class OidcConfig:
       `jwks_refetch_interval`).
     - `client_assertion_audience`: the `aud` of the `private_key_jwt` assertion, the token
       endpoint (the FTN profile's choice) or the issuer.
+    - `max_response_bytes`: the most the adapter reads of any answer from the broker (token
+      endpoint, discovery, key set), 64 KiB by default; a larger answer is `AdapterError`.
     """
 
     issuer: str = attrs.field(validator=_check_url)
@@ -299,6 +307,7 @@ class OidcConfig:
     client_assertion_audience: Literal["token_endpoint", "issuer"] = attrs.field(
         default="token_endpoint", validator=attrs.validators.in_(("token_endpoint", "issuer"))
     )
+    max_response_bytes: int = attrs.field(default=64 * 1024, validator=_response_cap)
 
     def __attrs_post_init__(self) -> None:
         for bank in self.banks:

@@ -10,11 +10,15 @@ token (JWE), verifies its signature against the broker's key set and checks its 
 `aud`/`azp`, `exp`, `iat`, `nbf`, `nonce`, `acr`) before reading the person from the configured
 claim names.
 
-Every negative or unverifiable answer is `IdentificationFailed` with its own code; only a broker
-that cannot answer (no connection, timeout, 5xx, our own client refused) is `AdapterError`, and
-then nothing is spent, so the same callback may be retried. A redirect's identification
-completes at most once in this process; across processes the flow's own transition (which drops
-the redirect) and the broker's single-use codes give the same guarantee.
+A callback that is not the attempt's (another state, or none) is `CallbackMismatch`, raised
+before anything is redeemed: the flow ignores it. Every negative or unverifiable answer is
+`IdentificationFailed` with its own code; only a broker that cannot answer (no connection,
+timeout, 5xx, an answer over `max_response_bytes`, our own client refused) is `AdapterError`, and
+then nothing is spent, so the same callback may be retried. A redirect's identification completes
+at most once in this process: its state is reserved before the code is redeemed (a concurrent
+second request gets `ConcurrentUpdate`, even from a broker that answers a reused code twice) and
+released only on `AdapterError`; across processes the flow store's version check (the flow's
+transition drops the redirect) and the broker's single-use codes give the same guarantee.
 
 Logs name banks, failure codes and key counts; never a token, code, verifier, state, nonce or
 personal identity code.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import base64
 import collections
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import json
@@ -40,7 +45,12 @@ from urllib.parse import urlencode
 
 import httpx
 from joserfc import jwe, jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import (
+    ExceededSizeError,
+    JoseError,
+    MissingCritHeaderError,
+    UnsupportedHeaderError,
+)
 from joserfc.jwe import JWERegistry
 from joserfc.jws import JWSRegistry
 from stdnum.fi import hetu
@@ -48,7 +58,13 @@ from stdnum.fi import hetu
 from regflow.adapters._oidc._broker import PORT, Broker
 from regflow.adapters._oidc._config import BankMethod, OidcConfig
 from regflow.adapters._oidc._keys import SIGNING_ALG
-from regflow.errors import AdapterError, IdentificationFailed, UnknownBank
+from regflow.errors import (
+    AdapterError,
+    CallbackMismatch,
+    ConcurrentUpdate,
+    IdentificationFailed,
+    UnknownBank,
+)
 from regflow.model import Bank, BankCallback, BankRedirect, VerifiedPerson
 from regflow.ports import Clock
 
@@ -61,6 +77,10 @@ _UI_LOCALES: Final = frozenset({"fi", "sv", "en"})
 _OAUTH_ERROR: Final = re.compile(r"^[a-z_]{1,64}$")  # an error code safe to log as it is
 _SPENT_TTL: Final = 3600.0  # seconds a completed state is remembered (a flow lives 30 minutes)
 _SPENT_LIMIT: Final = 100_000
+# joserfc's refusals of a `crit` header (RFC 7515 4.1.11) it cannot honour (an extension it does
+# not support, or one the header lacks): the token cannot be processed, whatever its signature,
+# and the log should say so rather than "does not verify".
+_CRIT_ERRORS: Final = (UnsupportedHeaderError, MissingCritHeaderError)
 
 
 class _UtcClock:
@@ -68,29 +88,58 @@ class _UtcClock:
         return dt.datetime.now(dt.UTC)
 
 
-class _SpentStates:
-    """Digests of states whose identification has ended, remembered for a while; thread-safe."""
+class _Claim(enum.Enum):
+    """What `_Attempts.reserve` found."""
+
+    reserved = "reserved"  # this caller may redeem the attempt's code
+    busy = "busy"  # another request is redeeming it right now
+    spent = "spent"  # the attempt has ended
+
+
+class _Attempts:
+    """Digests of the states being completed or completed, remembered for a while; thread-safe.
+
+    `reserve` claims a state before its code is redeemed, so that of two requests completing one
+    attempt at once only one reaches the token endpoint (a broker that answers a reused code
+    twice cannot give the identity twice); `release` gives the claim back when the broker could
+    not answer, so the callback may be retried; `spend` ends the attempt for good.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._until: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        # digest -> (forget after, spent); in order of the first value, oldest first
+        self._entries: collections.OrderedDict[bytes, tuple[float, bool]] = (
+            collections.OrderedDict()
+        )
 
-    def is_spent(self, state: str) -> bool:
+    def reserve(self, state: str) -> _Claim:
+        key = _digest(state)
         with self._lock:
             self._prune()
-            return _digest(state) in self._until
+            entry = self._entries.get(key)
+            if entry is not None:
+                return _Claim.spent if entry[1] else _Claim.busy
+            self._put(key, spent=False)
+            return _Claim.reserved
+
+    def release(self, state: str) -> None:
+        with self._lock:
+            self._entries.pop(_digest(state), None)
 
     def spend(self, state: str) -> None:
         with self._lock:
-            self._prune()
-            self._until[_digest(state)] = time.monotonic() + _SPENT_TTL
-            while len(self._until) > _SPENT_LIMIT:
-                self._until.popitem(last=False)
+            self._put(_digest(state), spent=True)
+
+    def _put(self, key: bytes, *, spent: bool) -> None:
+        self._entries[key] = (time.monotonic() + _SPENT_TTL, spent)
+        self._entries.move_to_end(key)
+        while len(self._entries) > _SPENT_LIMIT:
+            self._entries.popitem(last=False)
 
     def _prune(self) -> None:
         now = time.monotonic()
-        while self._until and next(iter(self._until.values())) < now:
-            self._until.popitem(last=False)
+        while self._entries and next(iter(self._entries.values()))[0] < now:
+            self._entries.popitem(last=False)
 
 
 def _digest(value: str) -> bytes:
@@ -124,7 +173,7 @@ class OidcBankIdentity:
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._broker = Broker(config, self._http)
-        self._spent = _SpentStates()
+        self._attempts = _Attempts()
         self._jwe_registry = JWERegistry(
             algorithms=[*config.id_token_encryption_algs, *config.id_token_encryption_encs],
             strict_check_header=False,
@@ -205,6 +254,19 @@ class OidcBankIdentity:
         """Verify the broker's answer against `expected` and return the identified person."""
         try:
             person = self._complete(callback.params, expected)
+        except CallbackMismatch as mismatch:
+            log.warning(
+                "oidc: callback for bank %s ignored: not this attempt's (%s)",
+                expected.bank_id,
+                mismatch.detail,
+            )
+            raise
+        except ConcurrentUpdate:
+            log.info(
+                "oidc: identification at bank %s is being completed by another request",
+                expected.bank_id,
+            )
+            raise
         except IdentificationFailed as failure:
             log.info(
                 "oidc: identification at bank %s failed: %s (%s)",
@@ -268,19 +330,25 @@ class OidcBankIdentity:
     def _complete(self, params: Mapping[str, str], expected: BankRedirect) -> VerifiedPerson:
         state = params.get("state")
         if not isinstance(state, str) or not state:
-            raise _failed("invalid_callback", "the callback carries no state")
+            raise CallbackMismatch(detail="the callback carries no state")
         if not hmac.compare_digest(state.encode(), expected.state.encode()):
-            raise _failed("state_mismatch", "the callback's state is not this flow's")
-        if self._spent.is_spent(expected.state):
+            raise CallbackMismatch(detail="the callback's state is not this attempt's")
+        claim = self._attempts.reserve(expected.state)  # before the code is redeemed
+        if claim is _Claim.spent:
             raise _failed("code_rejected", "this identification was already completed")
+        if claim is _Claim.busy:
+            raise ConcurrentUpdate
+        released = False
         try:
-            person = self._verify(params, expected)
-        except IdentificationFailed:
-            self._spent.spend(expected.state)
+            return self._verify(params, expected)
+        except AdapterError:
+            # The broker never judged the answer: nothing is spent, the callback may be retried.
+            self._attempts.release(expected.state)
+            released = True
             raise
-        # AdapterError passes without spending: the broker never judged the answer.
-        self._spent.spend(expected.state)
-        return person
+        finally:
+            if not released:
+                self._attempts.spend(expected.state)
 
     def _verify(self, params: Mapping[str, str], expected: BankRedirect) -> VerifiedPerson:
         config = self._config
@@ -351,6 +419,8 @@ class OidcBankIdentity:
         try:
             token = jws.extract_compact(signed.encode("ascii"))
             header = token.headers()
+        except ExceededSizeError as error:
+            raise _failed("token_invalid", "the ID token is too large") from error
         except (JoseError, ValueError, TypeError) as error:
             raise _failed("token_invalid", "the ID token is not a JWS") from error
         alg = header.get("alg")
@@ -365,6 +435,10 @@ class OidcBankIdentity:
         registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
         try:
             valid = jws.validate_compact(token, key, registry=registry)
+        except _CRIT_ERRORS as error:
+            raise _failed(
+                "token_invalid", "the ID token has an unsupported critical header"
+            ) from error
         except (JoseError, ValueError, TypeError):
             valid = False
         if not valid:
@@ -400,6 +474,11 @@ class OidcBankIdentity:
                 plaintext = jwe.decrypt_compact(
                     id_token, key, registry=self._jwe_registry
                 ).plaintext
+            except ExceededSizeError as error:  # the same for every key: say so, not "keys"
+                raise _failed("token_invalid", "the encrypted ID token is too large") from error
+            except _CRIT_ERRORS as error:
+                detail = "the encrypted ID token has an unsupported critical header"
+                raise _failed("token_invalid", detail) from error
             except (JoseError, ValueError, TypeError):
                 continue
             try:
@@ -447,9 +526,10 @@ class OidcBankIdentity:
         raw = claims.get(mapping.personal_id)
         if not isinstance(raw, str) or not raw.strip():
             raise _failed("personal_id_missing", f"the ID token has no {mapping.personal_id}")
-        personal_id = raw.strip().upper()
         try:
-            hetu.validate(personal_id, allow_temporary=True)  # temporary codes: the flow decides
+            # stdnum's normal form (upper case, ASCII hyphen: it reads U+2010 and its kin as
+            # "-"), the form the flow checks and stores; temporary codes: the flow decides.
+            personal_id = hetu.validate(raw, allow_temporary=True)
         except ValueError as error:  # stdnum's ValidationError; its message quotes no input
             raise _failed(
                 "invalid_personal_id", "the personal identity code does not validate"

@@ -42,9 +42,10 @@ from regflow.adapters.sql._flows import SqlFlowStore
 from regflow.adapters.sql._schema import (
     UtcDateTime,
     accounts_table,
+    contract_links_table,
     create_schema,
     flows_table,
-    login_failures_table,
+    login_attempts_table,
     metadata,
     outbox_table,
 )
@@ -58,10 +59,11 @@ __all__ = [
     "SqlUnitOfWork",
     "UtcDateTime",
     "accounts_table",
+    "contract_links_table",
     "create_engine",
     "create_schema",
     "flows_table",
-    "login_failures_table",
+    "login_attempts_table",
     "metadata",
     "outbox_table",
 ]

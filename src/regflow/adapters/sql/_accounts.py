@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from regflow.adapters.sql._contracts import ContractLinkMethods, account_from_row, insert_links
 from regflow.adapters.sql._direct import first, rowcount
 from regflow.adapters.sql._errors import translate
 from regflow.adapters.sql._login_attempts import LoginAttemptMethods
@@ -29,13 +30,14 @@ from regflow.errors import (
     EmailTaken,
     RegflowError,
 )
-from regflow.model import Account, ContactDetails, EmailMessage, NewAccount
+from regflow.model import Account, EmailMessage, NewAccount
 from regflow.validation import email_key
 
 
-class SqlAccountStore(OutboxMethods, LoginAttemptMethods):
-    """`AccountStore`, `Outbox` and `LoginAttempts` on SQL: accounts, their outbox, and login
-    failures (the last two from `OutboxMethods` and `LoginAttemptMethods`)."""
+class SqlAccountStore(OutboxMethods, LoginAttemptMethods, ContractLinkMethods):
+    """`AccountStore`, `Outbox`, `LoginAttempts` and `ContractLinks` on SQL: accounts, their
+    outbox, login failures and contract records (the last three from `OutboxMethods`,
+    `LoginAttemptMethods` and `ContractLinkMethods`)."""
 
     def __init__(self, scope: Scope) -> None:
         """Prefer `SqlStore(engine).accounts` or a unit of work's `accounts`."""
@@ -85,6 +87,7 @@ class SqlAccountStore(OutboxMethods, LoginAttemptMethods):
                 # the same message id).
                 connection.execute(DELETE_ACCOUNT, {"b_id": account.account_id})
                 raise _uniqueness_error(connection, account, self._scope, message_taken=True)
+            insert_links(connection, account.account_id, account.contract_links)
 
     def find_by_email(self, email: str) -> Account | None:
         """The account with this email, case-insensitively."""
@@ -97,18 +100,7 @@ class SqlAccountStore(OutboxMethods, LoginAttemptMethods):
     def _find(self, where: sa.ColumnElement[bool]) -> Account | None:
         with translate("accounts"), self._scope.reading() as connection:
             row = connection.execute(sa.select(accounts_table).where(where)).first()
-        if row is None:
-            return None
-        return Account(
-            account_id=row.account_id,
-            email=row.email,
-            personal_id=row.personal_id,
-            customer_number=row.customer_number,
-            password_hash=row.password_hash,
-            profile=ContactDetails(**row.profile),
-            linked_contracts=tuple(row.linked_contracts),
-            created_at=row.created_at,
-        )
+        return None if row is None else account_from_row(row)
 
     def update_password_hash(self, account_id: str, password_hash: str) -> None:
         """Replace the account's password hash."""

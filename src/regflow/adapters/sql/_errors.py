@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from regflow.adapters.sql._diagnosis import diagnose
 from regflow.errors import AdapterError
 
 
@@ -20,4 +21,6 @@ def translate(port: str) -> Iterator[None]:
         cause = orig if orig is not None else error
         sqlstate = getattr(orig, "sqlstate", None)
         detail = type(cause).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
-        raise AdapterError(port, detail) from error
+        # a database that is not there, refuses us or lacks the tables says which (issue 11)
+        diagnosed = diagnose(port, error, detail)
+        raise (diagnosed or AdapterError(port, detail)) from error

@@ -102,14 +102,43 @@ flows_table: Final = sa.Table(
     sa.Index("ix_regflow_flows_expires_at", "expires_at"),
 )
 
-login_failures_table: Final = sa.Table(
-    "regflow_login_failures",
+login_attempts_table: Final = sa.Table(
+    "regflow_login_attempts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    # an opaque key from `regflow.login` (a digest of the normalised email), never the email
-    sa.Column("subject", sa.String(128), nullable=False),
-    sa.Column("failed_at", UtcDateTime, nullable=False),
-    sa.Index("ix_regflow_login_failures_subject", "subject", "failed_at"),
+    # opaque keys from `regflow.login` (digests of the normalised email and of the client
+    # address's group), never the email or the address itself
+    sa.Column("account", sa.String(128), nullable=False),
+    sa.Column("address", sa.String(128), nullable=True),
+    sa.Column("attempted_at", UtcDateTime, nullable=False),
+    # False: a failure, or an attempt still being checked; True: the latest successful login
+    # of `account` from `address`, which exempts that address from the account-wide delay
+    sa.Column("succeeded", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_regflow_login_attempts_account", "account", "attempted_at"),
+    sa.Index("ix_regflow_login_attempts_address", "address", "attempted_at"),
+    sa.Index("ix_regflow_login_attempts_attempted_at", "attempted_at"),
+)
+
+
+# Which contracts of an account's customer are linked, and which are pending with the reason
+# (`regflow.model.ContractLink`); `link_key` is `ContractLink.key`.
+contract_links_table: Final = sa.Table(
+    "regflow_contract_links",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(64),
+        sa.ForeignKey("regflow_accounts.account_id", name="fk_regflow_contract_links_account"),
+        primary_key=True,
+    ),
+    sa.Column("link_key", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("contract_number", sa.String(64), nullable=True),
+    sa.Column("site_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # linked or pending
+    sa.Column("reason", sa.String(64), nullable=True),  # a pending contract's warning code
+    sa.Column("since", UtcDateTime, nullable=False),
+    sa.Index("ix_regflow_contract_links_status", "status", "account_id"),
 )
 
 
