@@ -433,8 +433,11 @@ class Registration:
         """Username, differences from the register, warnings with contacts, the email."""
         outcome = flow.outcome
         assert outcome is not None  # noqa: S101  # a completed flow has its outcome
+        # The finished flow keeps no personal data: the username comes from the new account.
+        account = self.service.account(outcome.account_id or "")
+        assert account is not None  # noqa: S101  # approve created it in the same unit of work
         self.term.say(self.t("completed"))
-        self.term.say(self.t("username", username=outcome.username))
+        self.term.say(self.t("username", username=account.username))
         if outcome.changed_fields:
             fields = ", ".join(self.t(f"field_{f}") for f in outcome.changed_fields)
             self.term.note(self.t("changed_fields", fields=fields))
@@ -449,7 +452,7 @@ class Registration:
         # run queued but did not get to send).
         deliver_pending_emails(self.service.ports)
         for message in self.mailer.sent:
-            if message.to != outcome.username:
+            if message.to != account.username:
                 continue
             self.term.say()
             self.term.say(self.t("email_heading"))

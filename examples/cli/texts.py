@@ -107,9 +107,9 @@ EN: Final[dict[str, str]] = {
     "registered_earlier": (
         "This demo keeps its accounts between runs: this person registered in an earlier run."
     ),
-    "cancelled": "The registration was cancelled. Nothing was saved.",
-    "interrupted": "Stopped. The registration was cancelled; nothing was saved.",
-    "input_ended": "Input ended. The registration was cancelled; nothing was saved.",
+    "cancelled": "The registration was cancelled. None of your details were saved.",
+    "interrupted": "Stopped. The registration was cancelled; none of your details were saved.",
+    "input_ended": "Input ended. The registration was cancelled; none of your details were saved.",
 }
 
 FI: Final[dict[str, str]] = {
@@ -213,9 +213,9 @@ FI: Final[dict[str, str]] = {
     "registered_earlier": (
         "Tämä demo säilyttää tilit kertojen välillä: tämä henkilö rekisteröityi aiemmalla kerralla."
     ),
-    "cancelled": "Rekisteröityminen keskeytettiin. Mitään ei tallennettu.",
-    "interrupted": "Lopetettu. Rekisteröityminen keskeytettiin; mitään ei tallennettu.",
-    "input_ended": "Syöte loppui. Rekisteröityminen keskeytettiin; mitään ei tallennettu.",
+    "cancelled": "Rekisteröityminen keskeytettiin. Tietojasi ei tallennettu.",
+    "interrupted": "Lopetettu. Rekisteröityminen keskeytettiin; tietojasi ei tallennettu.",
+    "input_ended": "Syöte loppui. Rekisteröityminen keskeytettiin; tietojasi ei tallennettu.",
 }
 
 SV: Final[dict[str, str]] = {
@@ -316,9 +316,9 @@ SV: Final[dict[str, str]] = {
         "Den här demon behåller sina konton mellan körningarna: personen registrerade sig under "
         "en tidigare körning."
     ),
-    "cancelled": "Registreringen avbröts. Ingenting sparades.",
-    "interrupted": "Avbrutet. Registreringen avbröts; ingenting sparades.",
-    "input_ended": "Indata tog slut. Registreringen avbröts; ingenting sparades.",
+    "cancelled": "Registreringen avbröts. Inga av dina uppgifter sparades.",
+    "interrupted": "Avbrutet. Registreringen avbröts; inga av dina uppgifter sparades.",
+    "input_ended": "Indata tog slut. Registreringen avbröts; inga av dina uppgifter sparades.",
 }
 
 TEXTS: Final[dict[str, dict[str, str]]] = {"sv": SV, "fi": FI, "en": EN}

@@ -59,6 +59,7 @@ from regflow.model import (
     OutboxMessage,
     Outcome,
     PendingContract,
+    PublicAccount,
     VerifiedPerson,
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
@@ -112,6 +113,7 @@ __all__ = [
     "Outcome",
     "PendingContract",
     "Ports",
+    "PublicAccount",
     "RegflowError",
     "RegistrationFlow",
     "RegistrationService",

@@ -6,6 +6,11 @@ an event never mutates the flow while it works: it reads the ports, builds the f
 as a new frozen value, lets the shared machine check the row's guards against that value, and
 only then swaps it in and appends to the audit trail. The one exception is expiry: an event
 after `expires_at` moves the flow to `expired` and raises `FlowExpired`.
+
+Personal data is kept only while it is needed: on entering a terminal state (whichever row
+took it there, expiry included) the flow's data is replaced by `FlowData.scrubbed()`, its
+outcome and bank-failure code. Its snapshot then holds no personal identity code, name,
+contact detail, customer record, bank secret or password hash; the audit trail never did.
 """
 
 from __future__ import annotations
@@ -172,7 +177,7 @@ class RegistrationFlow:
 
     @property
     def data(self) -> FlowData:
-        """Everything gathered so far (read-only)."""
+        """Everything gathered so far (read-only); in a terminal state, only the outcome."""
         return self._data
 
     @property
@@ -367,6 +372,10 @@ class RegistrationFlow:
         proposed = proposal.data
         if fired:
             self._state = row.dest  # the machine stored the plain name; keep the enum member
+            if row.dest.terminal:
+                # A finished flow keeps its outcome and audit trail, not the person's data:
+                # the row's effect (approve's account) has used it, and no event follows.
+                proposed = proposed.scrubbed()
         else:
             self._state = before
             failed = machine.failed_guard(row, proposal)
@@ -526,7 +535,6 @@ class RegistrationFlow:
         outcome = Outcome(
             warnings=tuple(warnings),
             contacts=tuple(contacts),
-            username=data.details.email,
             changed_fields=changed_fields(data.customer.details, data.details, settings),
             account_id=account_id,
         )

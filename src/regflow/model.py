@@ -306,6 +306,29 @@ class Account:
     linked_contracts: tuple[str, ...]
     created_at: dt.datetime
 
+    def public(self) -> PublicAccount:
+        """What an application may show of the account (see `PublicAccount`)."""
+        return PublicAccount(
+            account_id=self.account_id,
+            username=self.email,
+            profile=self.profile,
+            linked_contracts=self.linked_contracts,
+            created_at=self.created_at,
+        )
+
+
+@attrs.frozen
+class PublicAccount:
+    """An account as a page may show it to its owner: the username (the email address), the
+    e-services profile and the linked contracts; never the personal identity code, the customer
+    number or the password hash. `RegistrationService.account(account_id)` returns it."""
+
+    account_id: str
+    username: str
+    profile: ContactDetails = attrs.field(repr=False)
+    linked_contracts: tuple[str, ...]
+    created_at: dt.datetime
+
 
 @attrs.frozen
 class OutboxMessage:
@@ -336,12 +359,14 @@ DISTRICT_HEATING_ADVISORY: Final = Contact(
 
 @attrs.frozen
 class Outcome:
-    """What happened, once the flow is in a terminal state."""
+    """What happened, once the flow is in a terminal state. No personal data: a reason code,
+    warning codes, contacts from configuration, the *names* of the fields that differ from the
+    master record, and (completed) the new account's id, by which
+    `RegistrationService.account` finds its username."""
 
     reason: str | None = None
     warnings: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = ()
-    username: str | None = attrs.field(default=None, repr=False)  # an email address
     changed_fields: tuple[str, ...] = ()
     account_id: str | None = None
 
@@ -387,9 +412,25 @@ class _Keep(enum.Enum):
 _KEEP: Final = _Keep.KEEP
 
 
+# The `FlowData` fields that hold the person's data or the bank's secrets: a finished flow keeps
+# none of them (`FlowData.scrubbed`).
+PERSONAL_FIELDS: Final = (
+    "pending",
+    "person",
+    "customer",
+    "details",
+    "password_hash",
+    "review_token",
+)
+
+
 @attrs.frozen
 class FlowData:
-    """Everything a flow has gathered; replaced as a whole by each successful event."""
+    """Everything a flow has gathered; replaced as a whole by each successful event.
+
+    While the flow runs it holds the person's data; once it reaches a terminal state only
+    `scrubbed()` is kept.
+    """
 
     # personal data stays out of reprs (and so out of tracebacks and logs)
     pending: BankRedirect | None = attrs.field(default=None, repr=False)
@@ -402,6 +443,13 @@ class FlowData:
     password_hash: str | None = attrs.field(default=None, repr=False)
     review_token: str | None = attrs.field(default=None, repr=False)
     outcome: Outcome | None = None
+
+    def scrubbed(self) -> FlowData:
+        """What a finished flow keeps: its outcome and the bank-failure count and code, none of
+        the person's data (`PERSONAL_FIELDS`) and no bank secrets."""
+        return FlowData(
+            bank_failures=self.bank_failures, last_error=self.last_error, outcome=self.outcome
+        )
 
     def _replace(
         self,

@@ -94,7 +94,7 @@ class AccountStore(Protocol):
         ...
 
     def find_by_id(self, account_id: str) -> Account | None:
-        """The account with this id (`Outcome.account_id`), or None."""
+        """The account with this id (as `Outcome.account_id` names it), or None."""
         ...
 
     def update_password_hash(self, account_id: str, password_hash: str) -> None:

@@ -33,7 +33,13 @@ from regflow.login import LoginThrottle, authenticate, purge_login_attempts
 from regflow.machine import State
 
 if TYPE_CHECKING:
-    from regflow.model import Account, AccountContracts, BankCallback, ContactDetails
+    from regflow.model import (
+        Account,
+        AccountContracts,
+        BankCallback,
+        ContactDetails,
+        PublicAccount,
+    )
     from regflow.ports import Ports, Storage, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -118,6 +124,18 @@ class RegistrationService:
         """Delete the flows past their expiry (run it periodically); returns how many."""
         return self.storage.flows.purge_expired(self.ports.clock.now())
 
+    # -- accounts -----------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> PublicAccount | None:
+        """The account a completed flow created (`flow.outcome.account_id`), as its owner may
+        see it (username, profile, linked contracts), or None when there is no such account.
+
+        A finished flow keeps no personal data, so a page that shows the new username after
+        the flow completed reads it here.
+        """
+        found = self.storage.accounts.find_by_id(account_id)
+        return found.public() if found is not None else None
+
     # -- contracts after registration ---------------------------------------------------------
 
     def link_pending_contracts(
@@ -140,12 +158,6 @@ class RegistrationService:
         contact to call (the district heating advisory for district heating)."""
         links = linking.contract_store(self.storage).contract_links(account_id)
         return linking.account_contracts(links, account_id, self.ports.settings)
-
-    # -- accounts -----------------------------------------------------------------------------
-
-    def account(self, account_id: str) -> Account | None:
-        """The account with this id (a completed flow's `outcome.account_id`), or None."""
-        return self.storage.accounts.find_by_id(account_id)
 
     # -- login --------------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 A snapshot holds everything a flow needs to go on in another process: state, times, gathered
 data and the audit trail. It never holds a plaintext password (only the argon2 hash from
-`submit_details`). `SCHEMA_VERSION` goes up whenever the layout changes; `MIGRATIONS` turns a
-snapshot of an older version into the next one, and a version with no path to the current one is
-refused with `SnapshotInvalid`.
+`submit_details`), and a finished flow's snapshot holds no personal data at all (see
+`regflow.flow`); restore refuses one that does. `SCHEMA_VERSION` goes up whenever the layout
+changes; `MIGRATIONS` turns a snapshot of an older version into the next one, and a version with
+no path to the current one is refused with `SnapshotInvalid`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,28 @@ from regflow.model import ContractKind, FlowData
 if TYPE_CHECKING:
     from regflow.ports import Ports, Snapshot
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+_TERMINAL_NAMES: Final = frozenset(str(s) for s in State if s.terminal)
+
+
+def _scrub_finished(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to 2: the outcome no longer holds the username, and a finished flow keeps
+    none of the person's data (what `FlowData.scrubbed` keeps, as JSON)."""
+    migrated = {**snapshot, "schema": 2}
+    data = snapshot.get("data")
+    if not isinstance(data, dict):
+        return migrated  # malformed: restore refuses it with the usual reasons
+    data = dict(data)
+    if isinstance(outcome := data.get("outcome"), dict):
+        data["outcome"] = {k: v for k, v in outcome.items() if k != "username"}
+    if snapshot.get("state") in _TERMINAL_NAMES:
+        data.update(dict.fromkeys(model.PERSONAL_FIELDS), personal_id_confirmed=False)
+    migrated["data"] = data
+    return migrated
+
 
 # version -> function turning a snapshot of that version into one of version + 1
-MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {1: _scrub_finished}
 
 _converter = make_converter(detailed_validation=False)  # generated code is ~2x faster
 _converter.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
@@ -321,6 +340,9 @@ def _check_consistent(flow: SnapshotFlow) -> None:
     missing = [name for name in _NEEDED[state] if getattr(data, name) is None]
     if missing:
         msg = f"state {state} lacks {', '.join(missing)}"
+        raise ValueError(msg)
+    if state.terminal and any(getattr(data, name) is not None for name in model.PERSONAL_FIELDS):
+        msg = f"finished flow ({state}) holds personal data"
         raise ValueError(msg)
     if data.person is not None and not _PERSONAL_ID.fullmatch(data.person.personal_id):
         msg = "invalid personal identity code"

@@ -27,7 +27,7 @@ from regflow.validation import MAX_LENGTHS
 
 if TYPE_CHECKING:
     from regflow.flow import RegistrationFlow
-    from regflow.model import Account
+    from regflow.model import PublicAccount
 
 __all__ = [
     "PHASES",
@@ -272,7 +272,7 @@ def page(
     language: object = None,
     rejected: DetailsRejected | None = None,
     entered: ContactDetails | None = None,
-    account: Account | None = None,
+    account: PublicAccount | None = None,
 ) -> Page:
     """The page for `flow`'s current state.
 
@@ -450,7 +450,9 @@ def _contacts(contacts: Iterable[Contact], lang: Language) -> tuple[ContactLine,
     )
 
 
-def _ending(flow: RegistrationFlow, base: Page, lang: Language, account: Account | None) -> Page:
+def _ending(
+    flow: RegistrationFlow, base: Page, lang: Language, account: PublicAccount | None
+) -> Page:
     state = flow.state
     outcome = flow.outcome
     messages: list[Message] = []
@@ -468,7 +470,7 @@ def _ending(flow: RegistrationFlow, base: Page, lang: Language, account: Account
                 Message("info", "changed_fields", text("changed_fields", lang, fields=names))
             )
     summary: tuple[SummaryRow, ...] = ()
-    username = account.email if account else None
+    username = account.username if account else None
     if username:
         summary = (SummaryRow("username", text("field.username", lang), username),)
     return attrs.evolve(

@@ -104,12 +104,14 @@ def test_created_account_is_found_by_email_case_insensitively(accounts: AccountS
 
 
 def test_created_account_is_found_by_id(accounts: AccountStore) -> None:
-    """`find_by_id` returns the account the outcome names, and None for an unknown id."""
+    """`find_by_id` finds the account under the id it was created with, and nothing else."""
     created = new_account(1)
     accounts.create(created, message(1))
     found = accounts.find_by_id("acc-1")
     assert found is not None
     assert (found.email, found.linked_contracts) == (created.email, ("E-1", "K-1"))
+    assert found == accounts.find_by_email(created.email)
+    assert found.public().username == created.email
     assert accounts.find_by_id("acc-2") is None
 
 

@@ -51,6 +51,13 @@ def test_registration_completes_and_its_email_is_delivered(service: Registration
     account = service.ports.accounts.find_by_email(RECORDS[0].details.email)
     assert account is not None
     assert account.account_id == flow.outcome.account_id
+    public = service.account(flow.outcome.account_id)
+    assert public is not None
+    assert public.username == RECORDS[0].details.email
+    assert public.linked_contracts == account.linked_contracts
+    assert not hasattr(public, "personal_id")
+    assert not hasattr(public, "password_hash")
+    assert service.account("no-such-account") is None
     assert account.linked_contracts == (RECORDS[0].contracts[0].contract_number,)
     assert service.view(flow.id).state is State.completed
     assert deliver_pending_emails(service.ports) == 1

@@ -367,13 +367,13 @@ def test_happy_path_creates_account_links_contracts_and_queues_email(ports: Port
     assert flow.state is State.completed
     outcome = flow.outcome
     assert outcome is not None
-    assert outcome.username == "anna@example.fi"
     assert outcome.warnings == ()
     assert outcome.changed_fields == ("email",)
     accounts = ports.accounts
     assert isinstance(accounts, InMemoryAccountStore)
     account = accounts.find_by_email("ANNA@example.fi")
     assert account is not None
+    assert account == accounts.find_by_id(outcome.account_id or "")
     assert account.linked_contracts == ("E-100001-1", "K-100001-1")
     assert account.personal_id == "131052-308T"
     assert ports.hasher.verify(account.password_hash, GOOD_PASSWORD)

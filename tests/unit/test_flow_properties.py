@@ -3,7 +3,8 @@
 Invariants checked after every step: an event returns having taken a row of the table, or raises
 and changes nothing; `completed` only with all four guards held; at most one account per person
 and per email; terminal states never change; snapshot-then-restore gives the same flow; no
-plaintext password in any snapshot; exactly one confirmation email per completed flow.
+plaintext password in any snapshot; exactly one confirmation email per completed flow; a flow
+in a terminal state holds none of the personal data it ever held.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from regflow import (
     Argon2Hasher,
     BankCallback,
     BankRedirect,
+    ContractKind,
     FlowExpired,
     RegflowError,
     RegistrationFlow,
@@ -46,6 +48,7 @@ from regflow.adapters.memory import (
 )
 from regflow.emails import confirmation_message_id
 from regflow.machine import TERMINAL_STATES, TRANSITIONS
+from regflow.model import PERSONAL_FIELDS
 from regflow.validation import email_key
 
 PEOPLE = ["131052-308T", "010594Y239M", "240467-541E", "280699-255N", "071290-873K"]
@@ -55,6 +58,23 @@ PASSWORDS = ["Kukkaruukku7Q", "Tulppaani84Xz", "Sininen#Lintu42", "short", "Virt
 BANKS = ["nordea", "op", "aktia", "nonexistent", "", "\u00e4"]
 ANY_TEXT = st.text(max_size=40)
 FAKES = ["bank", "customers", "accounts", "mailer"]
+# Values of FlowData's personal fields that are not personal: a finished flow may name them.
+NOT_PERSONAL = {str(kind) for kind in ContractKind} | set(BANKS)
+# Personal values every finished flow must not hold, whichever flow they were typed into.
+KNOWN_PERSONAL = (
+    {
+        value
+        for record in DEMO_CUSTOMERS
+        for value in (
+            record.personal_id,
+            record.personal_id.replace("-", ""),
+            *attrs.astuple(record.details)[:7],  # names, email, phone, address
+        )
+        if isinstance(value, str) and len(value) >= 5
+    }
+    | {e for e in EMAILS if "." in e}
+    | {p for p in PEOPLE if len(p) == 11}
+)
 
 STEPS = {"count": 0}
 
@@ -78,6 +98,7 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.all_flows: list[RegistrationFlow] = []
         self.terminal: dict[str, State] = {}
         self.approved_with_current_token: set[str] = set()
+        self.personal: dict[str, set[str]] = {}  # flow id -> the personal values it ever held
 
     # -- the one rule ---------------------------------------------------------------------------
 
@@ -85,6 +106,7 @@ class RegistrationMachine(RuleBasedStateMachine):
         """Run one event and check it returned with a table row, or raised and changed nothing."""
         before_state = flow.state
         before = json.dumps(flow.snapshot(), sort_keys=True)
+        self.personal.setdefault(flow.id, set()).update(personal_values(flow.snapshot()))
         try:
             call()  # type: ignore[operator]
         except FlowExpired:
@@ -266,13 +288,35 @@ class RegistrationMachine(RuleBasedStateMachine):
         """A completed flow was identified, confirmed, had valid details and was approved."""
         for flow in self.all_flows:
             if flow.state is State.completed:
-                data = flow.data
-                assert data.person is not None
-                assert data.customer is not None
-                assert data.personal_id_confirmed
-                assert data.details is not None
-                assert data.password_hash is not None
-                assert flow.audit[-1].event == "approve"
+                # the flow no longer holds the data: its account does
+                assert flow.outcome is not None
+                account = self.accounts.accounts[flow.outcome.account_id or ""]
+                assert account.personal_id in PEOPLE
+                assert account.password_hash.startswith("$argon2id$")
+                events = [entry.event for entry in flow.audit]
+                assert "confirm_personal_id" in events
+                assert events[-1] == "approve"
+
+    @invariant()
+    def finished_flows_hold_no_personal_data(self) -> None:
+        """A flow in a terminal state keeps its outcome and audit trail, nothing personal."""
+        for flow in self.all_flows:
+            if flow.state not in TERMINAL_STATES:
+                continue
+            assert all(getattr(flow.data, name) is None for name in PERSONAL_FIELDS)
+            snapshot = flow.snapshot()
+            # every field but the audit's times, which could contain a postal code's digits
+            text = json.dumps(
+                [
+                    {k: v for k, v in snapshot.items() if k != "audit"},
+                    [entry[1:] for entry in snapshot["audit"]],
+                ]
+            )
+            held = self.personal.get(flow.id, set()) | KNOWN_PERSONAL
+            assert not {value for value in held if value in text}
+            if flow.state is State.completed:
+                account = self.accounts.accounts[flow.outcome.account_id or ""]  # type: ignore[union-attr]
+                assert account.password_hash not in text
 
     @invariant()
     def one_account_per_person_and_email(self) -> None:
@@ -309,6 +353,24 @@ class RegistrationMachine(RuleBasedStateMachine):
         sent = [m.message_id for m in self.mailer.sent]
         assert len(sent) == len(set(sent))
         assert set(sent) <= set(queued)
+
+
+def personal_values(snapshot: dict[str, object]) -> set[str]:
+    """The strings in a snapshot's personal fields (`PERSONAL_FIELDS`), but codes and names of
+    things (contract kinds, bank ids) and strings too short to tell apart from others."""
+    data = snapshot["data"]
+    assert isinstance(data, dict)
+    found: set[str] = set()
+    pending: list[object] = [data[name] for name in PERSONAL_FIELDS]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and len(value) >= 5 and value not in NOT_PERSONAL:
+            found.add(value)
+    return found
 
 
 def test_registration_state_machine() -> None:

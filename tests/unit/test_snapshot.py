@@ -199,3 +199,53 @@ def test_values_outside_the_types_are_refused(ports: Ports, state: State, mutate
     mutate(snapshot)  # type: ignore[operator]
     with pytest.raises(SnapshotInvalid):
         RegistrationFlow.restore(snapshot, ports)
+
+
+def _as_version_1(flow: RegistrationFlow, unscrubbed: dict[str, Any]) -> dict[str, Any]:
+    """`flow`'s snapshot as release 1 wrote it: schema 1, the data of `unscrubbed` (a flow's
+    data before it finished), and the outcome with its username."""
+    snapshot: dict[str, Any] = json.loads(json.dumps(flow.snapshot()))
+    snapshot["schema"] = 1
+    outcome = snapshot["data"]["outcome"]
+    snapshot["data"] = {**unscrubbed, "outcome": {**outcome, "username": "anna@example.fi"}}
+    return snapshot
+
+
+@pytest.mark.parametrize("state", [State.completed, State.cancelled, State.expired], ids=str)
+def test_version_1_snapshot_of_a_finished_flow_restores_scrubbed(
+    state: State, ports: Ports
+) -> None:
+    """A schema 1 snapshot of a finished flow, personal data and username included, restores
+    to a flow with only its outcome; the next snapshot is schema 2 and holds none of it."""
+    unscrubbed = json.loads(json.dumps(flow_in(State.reviewing, ports).snapshot()))["data"]
+    flow = flow_in(state, ports)
+    old = _as_version_1(flow, unscrubbed)
+    restored = RegistrationFlow.restore(old, ports)
+    assert restored == flow
+    assert restored.data == restored.data.scrubbed()
+    text = json.dumps(restored.snapshot())
+    assert restored.snapshot()["schema"] == SCHEMA_VERSION == 2
+    assert "131052-308T" not in text
+    assert "anna@example.fi" not in text
+    assert "$argon2id$" not in text
+
+
+def test_version_1_snapshot_of_a_running_flow_keeps_its_data(ports: Ports) -> None:
+    """A schema 1 snapshot of a flow still in review restores with its details."""
+    flow = flow_in(State.reviewing, ports)
+    old: dict[str, Any] = json.loads(json.dumps(flow.snapshot()))
+    old["schema"] = 1
+    assert RegistrationFlow.restore(old, ports) == flow
+
+
+@pytest.mark.parametrize("field", ["person", "customer", "details", "password_hash", "pending"])
+def test_finished_flow_holding_personal_data_is_refused(ports: Ports, field: str) -> None:
+    """A current snapshot of a finished flow that holds personal data was not made by regflow."""
+    running = json.loads(json.dumps(flow_in(State.reviewing, ports).snapshot()))["data"]
+    running["pending"] = json.loads(json.dumps(flow_in(State.awaiting_bank, ports).snapshot()))[
+        "data"
+    ]["pending"]
+    snapshot = json.loads(json.dumps(flow_in(State.cancelled, ports).snapshot()))
+    snapshot["data"][field] = running[field]
+    with pytest.raises(SnapshotInvalid):
+        RegistrationFlow.restore(snapshot, ports)

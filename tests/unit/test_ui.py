@@ -89,7 +89,8 @@ def test_completed_with_district_heating_not_linked(ports: Ports) -> None:
     """Matti's outcome: the warning and the advisory's number and hours; username from account."""
     flow = _reviewing(ports, MATTI)
     outcome = flow.approve(flow.review_token or "")
-    account = ports.accounts.find_by_id(outcome.account_id or "")
+    found = ports.accounts.find_by_id(outcome.account_id or "")
+    account = found.public() if found is not None else None
     page = ui.page(flow, account=account)
     assert page.phase is None
     assert page.terminal

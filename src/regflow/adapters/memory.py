@@ -346,6 +346,12 @@ class InMemoryAccountStore(_Journaled):
             account_id = self._by_email.get(email_key(email))
             return self.accounts[account_id] if account_id else None
 
+    def find_by_id(self, account_id: str) -> Account | None:
+        """The account with this id."""
+        self._check()
+        with self._lock:
+            return self.accounts.get(account_id)
+
     def contract_links(self, account_id: str) -> Sequence[ContractLink]:
         """The account's contract records: linked first, then by `since` and key (as on SQL)."""
         self._check()
@@ -377,12 +383,6 @@ class InMemoryAccountStore(_Journaled):
 
     def lock_account(self, account_id: str) -> Account | None:
         """The account; the unit of work already holds the store's lock."""
-        self._check()
-        with self._lock:
-            return self.accounts.get(account_id)
-
-    def find_by_id(self, account_id: str) -> Account | None:
-        """The account with this id."""
         self._check()
         with self._lock:
             return self.accounts.get(account_id)
