@@ -1,7 +1,8 @@
 """The project's two commands, needing only Python 3.11+ (and, for the tests, npm and Chromium).
 
-    python3 tasks.py demo    # the interactive registration demo (SQLite, simulated bank)
-    python3 tasks.py test    # the whole test suite
+    python3 tasks.py demo       # the web registration demo on 127.0.0.1 (SQLite, simulated bank)
+    python3 tasks.py test       # the whole test suite
+    python3 tasks.py demo-cli   # the same registration in a terminal
 
 Each creates `.venv/` on first use and installs what it needs into it; later runs reuse it and
 only reinstall when `pyproject.toml` changed. Extra arguments go to the demo or to pytest.
@@ -89,12 +90,19 @@ def ensure_chromium() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch `demo` or `test`."""
-    if len(argv) < 2 or argv[1] not in {"demo", "test"}:
+    """Dispatch `demo`, `demo-cli` or `test`."""
+    if len(argv) < 2 or argv[1] not in {"demo", "demo-cli", "test"}:
         print(__doc__)
         return 2
     command, rest = argv[1], argv[2:]
     if command == "demo":
+        ensure_venv("demo")
+        # examples/web on the path, the demo's defaults (REGFLOW_* variables still win)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT / "examples" / "web"), os.environ.get("PYTHONPATH")) if p
+        )
+        os.execv(PYTHON, [str(PYTHON), "-m", "regflow_web", *rest])  # noqa: S606
+    if command == "demo-cli":
         ensure_venv("demo")
         os.execv(PYTHON, [str(PYTHON), str(ROOT / "examples" / "cli" / "register.py"), *rest])  # noqa: S606
     ensure_venv("dev")

@@ -1,6 +1,6 @@
 """An interactive terminal registration: the Helen guide's four phases, stored in SQLite.
 
-    python3 tasks.py demo [--language en|fi|sv] [--database-url URL | --in-memory] [--reset]
+    python3 tasks.py demo-cli [--language en|fi|sv] [--database-url URL | --in-memory] [--reset]
     .venv/bin/python examples/cli/register.py [...]     # the same, once .venv exists
 
 This is how a service embeds regflow: build a `RegistrationService` once, with

@@ -90,7 +90,9 @@ class Config:
     - `database_url`: `memory:` (in-memory stores), `sqlite:///FILE` or a PostgreSQL URL
       (`postgresql://...`, `postgresql+psycopg://...`); with `create_schema`, the tables are
       created where missing.
-    - `bank`: `simulated` (`SimulatedBank`) or `oidc` (`OidcBankIdentity(oidc)`).
+    - `bank`: `simulated` (`SimulatedBank`) or `oidc` (`OidcBankIdentity(oidc)`);
+      `simulated_bank_url`: where the simulated bank's page is (a web app serves it, e.g. the
+      web demo's `/sim-bank/authorize`; default: an address that goes nowhere).
     - `mailer`: `outbox` (emails stay queued for the relay; a `RecordingMailer` keeps what a
       pass over the outbox sends) or `smtp` (`SmtpMailer(smtp)`).
     - `demo`: the demo customers as the customer directory, the simulated bank's demo people and
@@ -102,6 +104,7 @@ class Config:
         default="simulated", validator=_choice("simulated", "oidc")
     )
     oidc: OidcConfig | None = None
+    simulated_bank_url: str | None = None
     mailer: Literal["outbox", "smtp"] = attrs.field(
         default="outbox", validator=_choice("outbox", "smtp")
     )
@@ -396,7 +399,10 @@ def _bank(config: Config, closers: list[Closer]) -> BankIdentity:
     from regflow.adapters.memory import SimulatedBank
     from regflow.demo import DEMO_PEOPLE
 
-    return SimulatedBank(people=DEMO_PEOPLE if config.demo else None)
+    people = DEMO_PEOPLE if config.demo else None
+    if config.simulated_bank_url is None:
+        return SimulatedBank(people=people)
+    return SimulatedBank(people=people, base_url=config.simulated_bank_url)
 
 
 def _mailer(config: Config) -> Mailer:

@@ -191,6 +191,11 @@ class RegistrationFlow:
         return self.id[:8]
 
     @property
+    def settings(self) -> Settings:
+        """The operator's settings the flow runs under (contacts, required fields, ...)."""
+        return self._ports.settings
+
+    @property
     def banks(self) -> Sequence[Bank]:
         """Phase 1's bank list, from the identity port."""
         return self._ports.bank.banks()
@@ -239,9 +244,9 @@ class RegistrationFlow:
         """The events the table allows now."""
         return tuple(str(e) for e in machine.allowed_events(self._state))
 
-    def requirements(self) -> Sequence[tuple[str, str]]:
-        """The password rules for phase 3's checklist, in the flow's language."""
-        return self._ports.policy.requirements(self.language)
+    def requirements(self, language: str | None = None) -> Sequence[tuple[str, str]]:
+        """The password rules for phase 3's checklist, in `language` (default: the flow's)."""
+        return self._ports.policy.requirements(self.language if language is None else language)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RegistrationFlow):

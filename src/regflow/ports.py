@@ -87,6 +87,10 @@ class AccountStore(Protocol):
         """The account with this email (case-insensitively), or None."""
         ...
 
+    def find_by_id(self, account_id: str) -> Account | None:
+        """The account with this id (`Outcome.account_id`), or None."""
+        ...
+
     def update_password_hash(self, account_id: str, password_hash: str) -> None:
         """Replace an account's password hash (a rehash at login with new parameters)."""
         ...

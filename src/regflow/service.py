@@ -116,6 +116,12 @@ class RegistrationService:
         """Delete the flows past their expiry (run it periodically); returns how many."""
         return self.storage.flows.purge_expired(self.ports.clock.now())
 
+    # -- accounts -----------------------------------------------------------------------------
+
+    def account(self, account_id: str) -> Account | None:
+        """The account with this id (a completed flow's `outcome.account_id`), or None."""
+        return self.storage.accounts.find_by_id(account_id)
+
     # -- login --------------------------------------------------------------------------------
 
     def authenticate(self, email: str, password: str) -> Account:

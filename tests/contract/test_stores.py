@@ -102,6 +102,16 @@ def test_created_account_is_found_by_email_case_insensitively(accounts: AccountS
     assert accounts.find_by_email("nobody@example.fi") is None
 
 
+def test_created_account_is_found_by_id(accounts: AccountStore) -> None:
+    """`find_by_id` returns the account the outcome names, and None for an unknown id."""
+    created = new_account(1)
+    accounts.create(created, message(1))
+    found = accounts.find_by_id("acc-1")
+    assert found is not None
+    assert (found.email, found.linked_contracts) == (created.email, ("E-1", "K-1"))
+    assert accounts.find_by_id("acc-2") is None
+
+
 def test_email_is_unique_case_insensitively(accounts: AccountStore, outbox: Outbox) -> None:
     """A second account with the same email in another case is refused, and queues nothing."""
     accounts.create(new_account(1, email="anna@example.fi"), message(1))

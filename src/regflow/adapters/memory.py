@@ -81,6 +81,9 @@ FINNISH_BANKS: Final[tuple[Bank, ...]] = (
 )
 
 
+MAX_OPEN_REQUESTS: Final = 10_000  # unanswered identification requests a SimulatedBank keeps
+
+
 class _Faultable:
     """`outage = True` makes every port call raise `AdapterError`, as a backend outage would."""
 
@@ -124,6 +127,25 @@ class SimulatedBank(_Faultable):
         self._people = dict(people or {})  # personal id -> (given names, family name)
         self._base_url = base_url
         self._codes: dict[str, _IssuedCode] = {}
+        # state -> the request `begin` issued, as a real bank receives it (state and nonce
+        # travel in the authorisation request): the bank's own page answers it by its state
+        self._requests: dict[str, BankRedirect] = {}
+
+    @property
+    def people(self) -> Mapping[str, tuple[str, str]]:
+        """The people this bank can identify: personal identity code -> (given, family name)."""
+        return dict(self._people)
+
+    def request(self, state: str) -> BankRedirect | None:
+        """The identification request `begin` issued with `state`, or None (unknown, answered).
+
+        A bank's own page (the web demo's /sim-bank/) knows the request from its URL's
+        `state` alone, as a real bank does, and answers it with `approve`, `fail` or `cancel`.
+        """
+        if not isinstance(state, str):
+            return None
+        with self._lock:
+            return self._requests.get(state)
 
     def banks(self) -> Sequence[Bank]:
         """The configured bank list."""
@@ -137,9 +159,14 @@ class SimulatedBank(_Faultable):
             raise UnknownBank(bank_id)
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         query = urlencode({"bank": bank_id, "state": state, "lang": language})
-        return BankRedirect(
+        redirect = BankRedirect(
             bank_id=bank_id, url=f"{self._base_url}?{query}", state=state, nonce=nonce
         )
+        with self._lock:
+            if len(self._requests) >= MAX_OPEN_REQUESTS:  # a demo's bank: bound its memory
+                self._requests.pop(next(iter(self._requests)))
+            self._requests[state] = redirect
+        return redirect
 
     def approve(
         self,
@@ -158,15 +185,20 @@ class SimulatedBank(_Faultable):
         )
         code = secrets.token_urlsafe(16)
         with self._lock:
+            self._requests.pop(redirect.state, None)  # answered: the page cannot answer twice
             self._codes[code] = _IssuedCode(redirect.state, redirect.nonce, person)
         return BankCallback({"state": redirect.state, "code": code})
 
     def fail(self, redirect: BankRedirect) -> BankCallback:
         """The callback when the bank could not identify the user."""
+        with self._lock:
+            self._requests.pop(redirect.state, None)
         return BankCallback({"state": redirect.state, "error": "server_error"})
 
     def cancel(self, redirect: BankRedirect) -> BankCallback:
         """The callback when the user cancelled at the bank."""
+        with self._lock:
+            self._requests.pop(redirect.state, None)
         return BankCallback({"state": redirect.state, "error": "access_denied"})
 
     def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
@@ -301,6 +333,12 @@ class InMemoryAccountStore(_Journaled):
         with self._lock:
             account_id = self._by_email.get(email_key(email))
             return self.accounts[account_id] if account_id else None
+
+    def find_by_id(self, account_id: str) -> Account | None:
+        """The account with this id."""
+        self._check()
+        with self._lock:
+            return self.accounts.get(account_id)
 
     def pending_messages(self, now: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
         """Unsent messages that are due, in queue order."""

@@ -88,10 +88,15 @@ class SqlAccountStore(OutboxMethods, LoginAttemptMethods):
 
     def find_by_email(self, email: str) -> Account | None:
         """The account with this email, case-insensitively."""
+        return self._find(accounts_table.c.email_key == email_key(email))
+
+    def find_by_id(self, account_id: str) -> Account | None:
+        """The account with this id."""
+        return self._find(accounts_table.c.account_id == account_id)
+
+    def _find(self, where: sa.ColumnElement[bool]) -> Account | None:
         with translate("accounts"), self._scope.reading() as connection:
-            row = connection.execute(
-                sa.select(accounts_table).where(accounts_table.c.email_key == email_key(email))
-            ).first()
+            row = connection.execute(sa.select(accounts_table).where(where)).first()
         if row is None:
             return None
         return Account(

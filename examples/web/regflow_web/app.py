@@ -1,0 +1,590 @@
+"""The registration as a web application: `create_app(WebConfig(...))` gives a FastAPI app.
+
+How the app meets the library (DESIGN section 8):
+
+- `regflow.bootstrap.bootstrap(config.regflow)` builds everything once per app; the handlers
+  call the `RegistrationService` by flow id, and render `regflow.ui.page(flow)`.
+- One page per state (`STATE_PATHS`); the URL names the step, never the flow. The flow id is in
+  an HttpOnly, SameSite=Lax cookie; every form carries a CSRF token.
+- Every POST applies one event and answers 303 to the page of the state the flow is in then
+  (Post/Redirect/Get). A refused event (a stale tab, the back button, a second tab, a
+  double-click) also answers 303 to the current page, with a notice; refused details re-render
+  phase 3 with status 422 and every field error.
+- An expired or unknown flow gets the "expired, start again" page (status 410).
+
+Handlers are plain functions run in the thread pool (the service does blocking I/O); only
+reading the form is awaited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import attrs
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from regflow import (
+    AdapterError,
+    BankCallback,
+    ContactDetails,
+    DetailsRejected,
+    FlowExpired,
+    FlowNotFound,
+    LoginFailed,
+    LoginThrottled,
+    RegflowError,
+    RegistrationFlow,
+    State,
+    UnsupportedCustomerType,
+    deliver_pending_emails,
+    message_for,
+    ui,
+)
+from regflow.adapters.memory import RecordingMailer, SimulatedBank
+from regflow.bootstrap import App, bootstrap
+from regflow.errors import MESSAGES
+from regflow_web import i18n
+from regflow_web.config import SIM_BANK_PATH, WebConfig
+from regflow_web.security import (
+    CLIENT_COOKIE,
+    FLOW_COOKIE,
+    LANGUAGE_COOKIE,
+    NOTICE_COOKIE,
+    SESSION_COOKIE,
+    SESSION_TTL,
+    SecurityHeaders,
+    Signer,
+    new_client_id,
+    well_formed,
+)
+
+log = logging.getLogger(__name__)
+
+STATE_PATHS: Final[Mapping[State, str]] = {
+    State.choosing_bank: "/register/bank",
+    State.awaiting_bank: "/register/at-bank",
+    State.confirming_personal_id: "/register/personal-id",
+    State.entering_details: "/register/details",
+    State.reviewing: "/register/review",
+    State.completed: "/register/complete",
+    State.needs_customer_service: "/register/customer-service",
+    State.already_registered: "/register/already-registered",
+    State.cancelled: "/register/cancelled",
+    State.expired: "/register/expired",
+}
+TEMPLATE_OF: Final[Mapping[State, str]] = {
+    state: path.rsplit("/", 1)[1].replace("-", "_") + ".html" for state, path in STATE_PATHS.items()
+}
+CALLBACK_PATH: Final = "/register/callback"
+# The events a form can post to /register/{event}; complete_identification arrives at the
+# callback, expiry on its own.
+POST_EVENTS: Final = frozenset(
+    {
+        "select_bank",
+        "bank_not_listed",
+        "choose_other_bank",
+        "confirm_personal_id",
+        "submit_details",
+        "edit",
+        "approve",
+        "cancel",
+    }
+)
+# Notices the app itself may show after a redirect, besides regflow's error codes.
+APP_NOTICES: Final = frozenset({"moved", "logged_out", "csrf"})
+MAX_FORM_FIELDS: Final = 40
+MAX_FIELD_CHARS: Final = 10_000  # longer values are cut here; the library refuses them anyway
+MAX_QUERY_PARAMS: Final = 20
+YEAR: Final = 365 * 24 * 3600
+DETAIL_FIELDS: Final = tuple(a.name for a in attrs.fields(ContactDetails))
+
+
+@attrs.define
+class Web:
+    """What every handler needs: the library's `App`, the templates, the signer."""
+
+    config: WebConfig
+    regflow: App
+    signer: Signer
+    templates: dict[str, jinja2.Environment]
+    stop_relay: threading.Event = attrs.field(factory=threading.Event)
+
+    @property
+    def service(self) -> Any:
+        """The `RegistrationService` (typed loosely: the login helper's signature may grow)."""
+        return self.regflow.service
+
+
+@attrs.define
+class Ctx:
+    """One request as the handlers see it: language, cookies, and cookies to set."""
+
+    request: Request
+    web: Web
+    language: str
+    client_id: str
+    new_client: bool
+    flow_id: str | None
+    notice: str | None
+    set_cookies: list[tuple[str, str, int | None]] = attrs.field(factory=list)
+    delete_cookies: list[str] = attrs.field(factory=list)
+
+    @property
+    def csrf_client(self) -> str:
+        """The token of forms that do not belong to a flow."""
+        return self.web.signer.csrf_token(client_id=self.client_id)
+
+    def csrf_flow(self, flow_id: str) -> str:
+        """The token of one flow's forms."""
+        return self.web.signer.csrf_token(flow_id=flow_id)
+
+    def finish(self, response: Response) -> Response:
+        """Set and delete the cookies this request decided on."""
+        secure = self.web.config.secure_cookies
+        if self.new_client:
+            response.set_cookie(
+                CLIENT_COOKIE, self.client_id, httponly=True, samesite="lax", secure=secure
+            )
+        for name, value, max_age in self.set_cookies:
+            response.set_cookie(
+                name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure
+            )
+        for name in self.delete_cookies:
+            response.delete_cookie(name, httponly=True, samesite="lax", secure=secure)
+        return response
+
+    def redirect(self, url: str, *, notice: str | None = None) -> Response:
+        """303 to `url` (Post/Redirect/Get), with a notice for the next page."""
+        if notice:
+            self.set_cookies.append((NOTICE_COOKIE, notice, 60))
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        """Render `template` in the request's language."""
+        env = self.web.templates[self.language]
+        if self.notice is not None:
+            self.delete_cookies.append(NOTICE_COOKIE)
+        html = env.get_template(template).render(
+            lang=self.language,
+            path=self.request.url.path,
+            csrf_client=self.csrf_client,
+            notice=self._notice_text(),
+            notice_code=self.notice,
+            footer=ui.contact_lines(
+                [self.web.regflow.ports.settings.customer_service], self.language
+            ),
+            demo=self.web.config.regflow.demo,
+            **values,
+        )
+        return self.finish(HTMLResponse(html, status_code=status))
+
+    def _notice_text(self) -> str | None:
+        code = self.notice
+        if code is None:
+            return None
+        if code in MESSAGES:
+            return message_for(code, self.language)
+        gettext = i18n.translations(self.language).gettext
+        return {
+            "moved": gettext("This page was out of date. Here is where your registration is now."),
+            "logged_out": gettext("You have logged out."),
+            "csrf": gettext("The form had expired. Please try again."),
+        }.get(code)
+
+
+def _context(web: Web, request: Request) -> Ctx:
+    cookies = request.cookies
+    client = well_formed(cookies.get(CLIENT_COOKIE))
+    notice = cookies.get(NOTICE_COOKIE)
+    return Ctx(
+        request=request,
+        web=web,
+        language=i18n.choose_language(
+            cookies.get(LANGUAGE_COOKIE),
+            request.headers.get("accept-language"),
+            web.config.default_language,
+        ),
+        client_id=client or new_client_id(),
+        new_client=client is None,
+        flow_id=well_formed(cookies.get(FLOW_COOKIE)),
+        notice=notice if notice in MESSAGES or notice in APP_NOTICES else None,
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The posted form's text fields (files ignored, values capped); {} for a body not a form."""
+    try:
+        form: FormData = await request.form(
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=1024 * 1024
+        )
+    except Exception:  # any malformed body is just "no form" to the handlers
+        return {}
+    return {
+        key: value[:MAX_FIELD_CHARS] for key, value in form.multi_items() if isinstance(value, str)
+    }
+
+
+def create_app(config: WebConfig | None = None) -> FastAPI:
+    """The registration web app for `config` (default: the demo, in memory)."""
+    config = config if config is not None else WebConfig()
+    built = bootstrap(config.regflow, hasher=config.hasher, clock=config.clock)
+    web = Web(
+        config=config,
+        regflow=built,
+        signer=Signer(config.secret_key),
+        templates=i18n.environments(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        relay = None
+        if config.relay:
+            relay = threading.Thread(target=_relay, args=(web,), name="regflow-relay", daemon=True)
+            relay.start()
+        try:
+            yield
+        finally:
+            web.stop_relay.set()
+            if relay is not None:
+                relay.join(timeout=10)
+            built.close()
+
+    app = FastAPI(
+        title="regflow web example",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.web = web
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=i18n.HERE / "static"), name="static")
+    _routes(app, web)
+    return app
+
+
+def _relay(web: Web) -> None:
+    """The demo's relay: a pass over the outbox every `relay_interval` seconds."""
+    while not web.stop_relay.wait(web.config.relay_interval):
+        try:
+            deliver_pending_emails(web.regflow.ports)
+        except AdapterError:
+            log.warning("relay: the outbox is unavailable; trying again later")
+
+
+def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists every route
+    def handler(
+        fn: Callable[..., Response],
+    ) -> Callable[..., Any]:
+        """A GET handler run in the thread pool with its `Ctx`."""
+
+        async def run(request: Request) -> Response:
+            ctx = _context(web, request)
+            return await run_in_threadpool(fn, ctx)
+
+        return run
+
+    def posted(fn: Callable[..., Response]) -> Callable[..., Any]:
+        """A POST handler: reads the form, then runs `fn(ctx, form)` in the thread pool."""
+
+        async def run(request: Request) -> Response:
+            ctx = _context(web, request)
+            form = await _form(request)
+            return await run_in_threadpool(fn, ctx, form)
+
+        return run
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def start_page(ctx: Ctx, *, status: int = 200, error: str | None = None) -> Response:
+        return ctx.render("start.html", status, error=error)
+
+    def start(ctx: Ctx, form: dict[str, str]) -> Response:
+        if not web.signer.csrf_ok(form.get("csrf_token"), client_id=ctx.client_id):
+            return ctx.render("refused.html", 403, retry="/")
+        try:
+            flow = web.service.start(
+                language=ctx.language, customer_type=form.get("customer_type", "consumer")
+            )
+        except UnsupportedCustomerType as error:
+            return start_page(ctx, status=422, error=error.message(ctx.language))
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        ctx.set_cookies.append((FLOW_COOKIE, flow.id, None))
+        return ctx.redirect(STATE_PATHS[flow.state])
+
+    app.get("/", response_class=HTMLResponse)(handler(start_page))
+    app.post("/register/start")(posted(start))
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    def load(ctx: Ctx) -> RegistrationFlow | Response:
+        if ctx.flow_id is None:
+            return ctx.redirect("/")
+        try:
+            flow: RegistrationFlow = web.service.view(ctx.flow_id)
+        except (FlowExpired, FlowNotFound):
+            return expired(ctx)
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        return flow
+
+    def expired(ctx: Ctx) -> Response:
+        page = ui.ended(State.expired, ctx.language)
+        return ctx.render(TEMPLATE_OF[State.expired], 410, page=page, csrf=ctx.csrf_client)
+
+    def show(ctx: Ctx, flow: RegistrationFlow, page: ui.Page, status: int = 200) -> Response:
+        return ctx.render(
+            TEMPLATE_OF[flow.state], status, page=page, csrf=ctx.csrf_flow(flow.id), flow=flow
+        )
+
+    def step(state: State) -> Callable[[Ctx], Response]:
+        def get(ctx: Ctx) -> Response:
+            if state is State.expired and ctx.flow_id is None:
+                return expired(ctx)
+            loaded = load(ctx)
+            if isinstance(loaded, Response):
+                return loaded
+            flow = loaded
+            if flow.state is not state:
+                return ctx.redirect(STATE_PATHS[flow.state], notice="moved")
+            account = None
+            if flow.outcome is not None and flow.outcome.account_id:
+                try:
+                    account = web.service.account(flow.outcome.account_id)
+                except AdapterError:
+                    account = None  # the page still says the registration is complete
+            return show(ctx, flow, ui.page(flow, language=ctx.language, account=account))
+
+        return get
+
+    def current(ctx: Ctx) -> Response:
+        loaded = load(ctx)
+        if isinstance(loaded, Response):
+            return loaded
+        return ctx.redirect(STATE_PATHS[loaded.state])
+
+    app.get("/register", response_class=HTMLResponse)(handler(current))
+    for state, path in STATE_PATHS.items():
+        app.get(path, response_class=HTMLResponse)(handler(step(state)))
+
+    def event(name: str) -> Callable[[Ctx, dict[str, str]], Response]:
+        def post(ctx: Ctx, form: dict[str, str]) -> Response:  # noqa: PLR0911  # an answer per outcome
+            flow_id = ctx.flow_id
+            if flow_id is None:
+                return ctx.redirect("/register/expired")
+            if not web.signer.csrf_ok(form.get("csrf_token"), flow_id=flow_id):
+                return ctx.render("refused.html", 403, retry="/register")
+            service = web.service
+            entered = None
+            try:
+                if name == "select_bank":
+                    flow = service.select_bank(flow_id, form.get("bank_id", ""))
+                    assert flow.redirect is not None  # noqa: S101  # awaiting_bank has one
+                    return ctx.redirect(flow.redirect.url)
+                if name == "submit_details":
+                    entered = _details(form)
+                    flow = service.submit_details(flow_id, entered, form.get("password", ""))
+                elif name == "approve":
+                    flow = service.approve(flow_id, form.get("review_token", ""))
+                else:
+                    flow = getattr(service, name)(flow_id)
+            except DetailsRejected as rejected:
+                return details_rejected(ctx, flow_id, rejected, entered)
+            except (FlowExpired, FlowNotFound):
+                return ctx.redirect("/register/expired")
+            except AdapterError:
+                return ctx.render("unavailable.html", 503)
+            except RegflowError as error:  # refused: the flow is as it was; show where it is
+                return refused(ctx, error)
+            return ctx.redirect(STATE_PATHS[flow.state])
+
+        return post
+
+    def details_rejected(
+        ctx: Ctx, flow_id: str, rejected: DetailsRejected, entered: ContactDetails | None
+    ) -> Response:
+        try:
+            flow = web.service.view(flow_id)
+        except (FlowExpired, FlowNotFound):
+            return ctx.redirect("/register/expired")
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        page = ui.page(flow, language=ctx.language, rejected=rejected, entered=entered)
+        return show(ctx, flow, page, 422)
+
+    def refused(ctx: Ctx, error: RegflowError) -> Response:
+        """303 to the page of the state the flow is in, saying why the event was refused."""
+        code = error.code if error.code in MESSAGES else "moved"
+        if code == "invalid_transition":
+            code = "moved"  # a stale tab, the back button, a second tab, a double-click
+        loaded = load(ctx)
+        if isinstance(loaded, Response):
+            return loaded
+        return ctx.redirect(STATE_PATHS[loaded.state], notice=code)
+
+    for name in sorted(POST_EVENTS):
+        app.post(f"/register/{name}")(posted(event(name)))
+
+    def callback(ctx: Ctx) -> Response:
+        flow_id = ctx.flow_id
+        if flow_id is None:
+            return ctx.redirect("/register/expired")
+        params = list(ctx.request.query_params.multi_items())[:MAX_QUERY_PARAMS]
+        answer = BankCallback({k[:64]: v[:MAX_FIELD_CHARS] for k, v in params})
+        try:
+            flow = web.service.complete_identification(flow_id, answer)
+        except (FlowExpired, FlowNotFound):
+            return ctx.redirect("/register/expired")
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        except RegflowError as error:
+            return refused(ctx, error)
+        return ctx.redirect(STATE_PATHS[flow.state])
+
+    app.get(CALLBACK_PATH, response_class=HTMLResponse)(handler(callback))
+
+    # -- the simulated bank: "another site" under its own prefix -------------------------------
+
+    def sim_bank(ctx: Ctx) -> Response:
+        bank = web.regflow.ports.bank
+        if not isinstance(bank, SimulatedBank):
+            return ctx.render("not_found.html", 404)
+        state = ctx.request.query_params.get("state", "")
+        request = bank.request(state)
+        names = {b.id: b.label(ctx.language) for b in bank.banks()}
+        return ctx.render(
+            "sim_bank.html",
+            200 if request else 400,
+            request=request,
+            bank_name=names.get(request.bank_id, "") if request else "",
+            people=sorted(bank.people.items()),
+            hints=DEMO_HINTS,
+        )
+
+    def sim_bank_answer(ctx: Ctx, form: dict[str, str]) -> Response:
+        bank = web.regflow.ports.bank
+        if not isinstance(bank, SimulatedBank):
+            return ctx.render("not_found.html", 404)
+        if not web.signer.csrf_ok(form.get("csrf_token"), client_id=ctx.client_id):
+            return ctx.render("refused.html", 403, retry="/register")
+        request = bank.request(form.get("state", ""))
+        if request is None:
+            return ctx.redirect(f"{SIM_BANK_PATH}?state=")
+        answer = form.get("answer", "")
+        if answer == "approve" and form.get("personal_id") in bank.people:
+            reply = bank.approve(request, personal_id=form["personal_id"])
+        elif answer == "cancel":
+            reply = bank.cancel(request)
+        elif answer == "error":
+            reply = bank.fail(request)
+        else:
+            return ctx.redirect(f"{SIM_BANK_PATH}?{urlencode({'state': request.state})}")
+        return ctx.redirect(f"{CALLBACK_PATH}?{urlencode(dict(reply.params))}")
+
+    app.get(SIM_BANK_PATH, response_class=HTMLResponse)(handler(sim_bank))
+    app.post(SIM_BANK_PATH)(posted(sim_bank_answer))
+
+    # -- language ---------------------------------------------------------------------------------
+
+    def language(ctx: Ctx, form: dict[str, str]) -> Response:
+        target = form.get("next", "/")
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/"
+        if not web.signer.csrf_ok(form.get("csrf_token"), client_id=ctx.client_id):
+            return ctx.redirect(target, notice="csrf")
+        chosen = i18n.choose_language(form.get("language"), None, ctx.language)
+        ctx.set_cookies.append((LANGUAGE_COOKIE, chosen, YEAR))
+        return ctx.redirect(target)
+
+    app.post("/language")(posted(language))
+
+    # -- login and service selection -----------------------------------------------------------
+
+    def login_page(ctx: Ctx) -> Response:
+        return ctx.render("login.html", email="", error=None)
+
+    def login(ctx: Ctx, form: dict[str, str]) -> Response:
+        email = form.get("email", "")
+        if not web.signer.csrf_ok(form.get("csrf_token"), client_id=ctx.client_id):
+            return ctx.render("refused.html", 403, retry="/login")
+        try:
+            account = _authenticate(web, ctx, email, form.get("password", ""))
+        except LoginThrottled as error:
+            return ctx.render("login.html", 429, email=email, error=error.message(ctx.language))
+        except LoginFailed as error:
+            return ctx.render("login.html", 401, email=email, error=error.message(ctx.language))
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        ctx.set_cookies.append(
+            (SESSION_COOKIE, web.signer.session(account.account_id), SESSION_TTL)
+        )
+        return ctx.redirect("/services")
+
+    def services(ctx: Ctx) -> Response:
+        account_id = web.signer.session_account(ctx.request.cookies.get(SESSION_COOKIE))
+        if account_id is None:
+            return ctx.redirect("/login")
+        try:
+            account = web.service.account(account_id)
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        if account is None:
+            ctx.delete_cookies.append(SESSION_COOKIE)
+            return ctx.redirect("/login")
+        return ctx.render("services.html", account=account)
+
+    def logout(ctx: Ctx, form: dict[str, str]) -> Response:
+        if not web.signer.csrf_ok(form.get("csrf_token"), client_id=ctx.client_id):
+            return ctx.render("refused.html", 403, retry="/services")
+        ctx.delete_cookies.append(SESSION_COOKIE)
+        return ctx.redirect("/login", notice="logged_out")
+
+    app.get("/login", response_class=HTMLResponse)(handler(login_page))
+    app.post("/login")(posted(login))
+    app.get("/services", response_class=HTMLResponse)(handler(services))
+    app.post("/logout")(posted(logout))
+
+    # -- the demo's mailbox ------------------------------------------------------------------------
+
+    def mailbox(ctx: Ctx) -> Response:
+        mailer = web.regflow.ports.mailer
+        if not web.config.regflow.demo or not isinstance(mailer, RecordingMailer):
+            return ctx.render("not_found.html", 404)
+        return ctx.render("mailbox.html", messages=list(reversed(mailer.sent)))
+
+    app.get("/demo/mailbox", response_class=HTMLResponse)(handler(mailbox))
+
+
+def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Any:
+    """`RegistrationService.authenticate`, with the client's address once it takes one."""
+    return web.service.authenticate(email, password)
+
+
+def _details(form: Mapping[str, str]) -> ContactDetails:
+    values: dict[str, Any] = {
+        name: form.get(name, "") for name in DETAIL_FIELDS if name != "marketing_consent"
+    }
+    values["marketing_consent"] = form.get("marketing_consent", "") in {"on", "1", "yes", "true"}
+    return ContactDetails(**values)
+
+
+# What each demo person leads to, shown on the simulated bank's page (codes of regflow.demo).
+DEMO_HINTS: Final[Mapping[str, str]] = {
+    "131052-308T": "completed",
+    "010594Y239M": "completed",
+    "240467-541E": "district_heating_not_linked",
+    "280699-255N": "incomplete_contract_data",
+    "071290-873K": "customer_not_found",
+    "150380-123P": "already_registered",
+}
