@@ -5,8 +5,7 @@ a live server per test, axe-core and the screenshots. The machinery is in `harne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
@@ -79,16 +78,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def live_server() -> Iterator[Callable[[Any], LiveServer]]:
-    """`live_server(app)` serves an ASGI app on loopback until the test ends."""
-    servers: list[LiveServer] = []
-
-    def serve(app: Any) -> LiveServer:
-        server = LiveServer(app)
-        server.start()
-        servers.append(server)
-        return server
-
-    yield serve
-    for server in servers:
-        server.stop()
+def live_server() -> Iterator[LiveServer]:
+    """A loopback address for the test's app: `live_server.start(app)` serves it there."""
+    server = LiveServer()
+    yield server
+    server.stop()

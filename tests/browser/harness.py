@@ -70,60 +70,56 @@ def axe_source() -> str:
 
 
 class LiveServer:
-    """An ASGI app served by uvicorn in a background thread on 127.0.0.1 (a free port)."""
+    """An ASGI app served by uvicorn in a background thread on 127.0.0.1.
 
-    def __init__(self, app: Any) -> None:
+    The port is taken when the server is made, so that `url` is known before the app is built
+    (the OIDC walk registers the app's callback at the provider first); `start(app)` serves.
+    """
+
+    def __init__(self) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, app: Any) -> LiveServer:
+        """Serve `app` (its lifespan included), and return once it has started."""
         config = uvicorn.Config(
             app,
             log_level="warning",
             access_log=False,
             lifespan="auto",
-            ws="none",  # no websockets: nothing of the app uses them
-            timeout_graceful_shutdown=2,
+            ws="none",  # nothing of the app uses websockets
+            timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
-        self._error: BaseException | None = None
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, args=(server,), daemon=True)
+        self._thread.start()
+        deadline = threading.Event()
+        for _ in range(int(STARTUP_SECONDS / 0.005)):
+            if server.started or not self._thread.is_alive():
+                break
+            deadline.wait(0.005)
+        if not server.started:
+            self.stop()
+            pytest.fail(f"the live server did not start: {self._error!r}")
+        return self
 
-    def _run(self) -> None:
+    def _run(self, server: uvicorn.Server) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._socket]))
+            asyncio.run(server.serve(sockets=[self._socket]))
         except BaseException as error:  # reported by start(): a test must see why
             self._error = error
 
-    def start(self) -> None:
-        """Serve, and return once the app has started (its lifespan included)."""
-        self._thread.start()
-        started = threading.Event()
-
-        def wait() -> None:
-            while not self._server.started and self._thread.is_alive():
-                started.wait(0.005)
-
-        waiter = threading.Thread(target=wait)
-        waiter.start()
-        waiter.join(STARTUP_SECONDS)
-        if not self._server.started:
-            self.stop()
-            pytest.fail(f"the live server did not start: {self._error!r}")
-
     def stop(self) -> None:
         """Stop serving (open connections get the graceful timeout) and close the socket."""
-        self._server.should_exit = True
-        self._thread.join(STARTUP_SECONDS)
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(STARTUP_SECONDS)
         self._socket.close()
-
-    def __enter__(self) -> LiveServer:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)

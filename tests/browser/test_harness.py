@@ -3,7 +3,6 @@ axe check (and that it fails on a page with violations), and the screenshot rule
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -63,9 +62,9 @@ async def stand_in_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 @pytest.fixture
-def stand_in(live_server: Callable[[Any], LiveServer]) -> LiveServer:
+def stand_in(live_server: LiveServer) -> LiveServer:
     """The stand-in app on a live server."""
-    return live_server(stand_in_app)
+    return live_server.start(stand_in_app)
 
 
 def test_walk_posts_and_follows_the_redirect(
