@@ -19,6 +19,7 @@ from tests.browser.harness import (
     find_chromium,
     new_context,
 )
+from tests.browser.site import Site, Visitor, web_config
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +84,17 @@ def live_server() -> Iterator[LiveServer]:
     server = LiveServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def site(live_server: LiveServer, clock: ManualClock) -> Site:
+    """The web example (demo data, in memory, the test clock) on a live server."""
+    return Site.serve(live_server, web_config(clock), clock)
+
+
+@pytest.fixture
+def visitor(
+    page: Page, site: Site, axe: Axe, screenshots: Screenshots, javascript: bool
+) -> Visitor:
+    """A visitor in the test's browser context, on the site."""
+    return Visitor(page=page, site=site, axe=axe, screenshots=screenshots, javascript=javascript)
