@@ -20,6 +20,7 @@ from tests.browser.harness import (
     new_context,
 )
 from tests.browser.site import Site, Visitor, web_config
+from tests.oidc_fixtures import oidc_keys  # noqa: F401  # a fixture (the OIDC walk's keys)
 
 
 @pytest.fixture(scope="session")

@@ -267,3 +267,45 @@ def test_log_in_with_the_new_account(visitor: Visitor) -> None:
     expect(visitor.by_id("contract-K-100001-1")).to_be_visible()
     visitor.click("log-out")
     visitor.arrive("page-login")
+
+
+def _tab_to(visitor: Visitor, selector: str, *, limit: int = 60) -> None:
+    """Press Tab until the element matching `selector` has the focus."""
+    for _ in range(limit):
+        visitor.page.keyboard.press("Tab")
+        if visitor.page.locator(f"{selector}:focus").count() == 1:
+            return
+    pytest.fail(f"{selector} never got the focus in {limit} Tabs", pytrace=False)
+
+
+def test_the_whole_registration_by_keyboard(visitor: Visitor, site: Site) -> None:
+    """Tab, Enter and Space (and typing the password) alone take Oskari from the start page to
+    "registration complete"; the first field error takes the focus via the summary."""
+    keys = visitor.page.keyboard
+    visitor.open("/")
+    visitor.arrive("page-start")
+    _tab_to(visitor, '[data-testid="start"]')
+    keys.press("Enter")
+    visitor.arrive("page-choosing_bank")
+    _tab_to(visitor, '[data-testid="bank-nordea"]')
+    keys.press("Enter")
+    visitor.arrive("page-sim-bank")  # Oskari is the one chosen first
+    _tab_to(visitor, '[data-testid="sim-bank-approve"]')
+    keys.press("Space")
+    visitor.arrive("page-confirming_personal_id")
+    _tab_to(visitor, '[data-testid="action-confirm_personal_id"]')
+    keys.press("Enter")
+    visitor.arrive("page-entering_details")
+    _tab_to(visitor, '[data-testid="action-submit_details"]')  # no password yet: refused
+    keys.press("Enter")
+    visitor.arrive("page-entering_details")
+    _tab_to(visitor, '#error-summary a[href="#field-password"]')
+    keys.press("Enter")
+    expect(visitor.page.locator("#field-password")).to_be_focused()
+    keys.type(PASSWORD)
+    keys.press("Enter")
+    visitor.arrive("page-reviewing")
+    _tab_to(visitor, '[data-testid="action-approve"]')
+    keys.press("Space")
+    visitor.arrive("page-completed")
+    assert site.has_account("010594Y239M")
