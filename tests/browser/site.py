@@ -8,7 +8,7 @@ and off; `shot=` names the page's screenshot (taken in the JavaScript run only).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import attrs
 from playwright.sync_api import Locator, Page, expect
@@ -35,7 +35,7 @@ ANNA, OSKARI, MATTI, MIKKO, ERIK, JOHAN = (
 ANNA_EMAIL: Final = "anna-liisa.virtanen@example.fi"
 
 
-def web_config(clock: ManualClock, **changes: object) -> WebConfig:
+def web_config(clock: ManualClock, **changes: Any) -> WebConfig:
     """The demo app in memory, with a cheap argon2id and the test's clock."""
     config = WebConfig(
         regflow=Config(demo=True, simulated_bank_url=SIM_BANK_PATH),
