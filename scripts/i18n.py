@@ -75,7 +75,7 @@ def extract_web() -> Catalog:
 def merge_web(template: Catalog) -> list[Path]:
     """Write regflow_web.pot and merge it into each language's .po; returns what changed."""
     with (WEB_LOCALE / "regflow_web.pot").open("wb") as fp:
-        write_po(fp, template, width=100, omit_header=True, sort_output=True)
+        write_po(fp, template, width=100, omit_header=False, sort_output=True)
     written = []
     for language in ("sv", "fi"):
         po = WEB_LOCALE / language / "LC_MESSAGES" / "regflow_web.po"
@@ -88,7 +88,7 @@ def merge_web(template: Catalog) -> list[Path]:
         po.parent.mkdir(parents=True, exist_ok=True)
         with po.open("wb") as fp:
             write_po(
-                fp, catalog, width=100, omit_header=True, sort_output=True, ignore_obsolete=True
+                fp, catalog, width=100, omit_header=False, sort_output=True, ignore_obsolete=True
             )
         written.append(po)
     return written

@@ -55,6 +55,7 @@ from regflow import (
     State,
     UnsupportedCustomerType,
     deliver_pending_emails,
+    ui,
 )
 from regflow.adapters import sql
 from regflow.adapters.memory import RecordingMailer, SimulatedBank
@@ -121,6 +122,7 @@ class Registration:
             raise TypeError(msg)
         self.service = service
         self.settings = ports.settings
+        self.required: frozenset[str] = ports.settings.required_fields  # phase 3 updates it
         self.bank: SimulatedBank = ports.bank
         self.mailer: RecordingMailer = ports.mailer
         self.database = database
@@ -293,8 +295,12 @@ class Registration:
         self.term.say()
         self.term.say(self.t("phase3"))
         self.term.note(self.t("details_intro"))
-        details = self.ask_fields(flow.details or flow.prefilled or ContactDetails(), FIELDS)
-        self.show_password_rules(flow)
+        # regflow.ui says which fields phase 3 has and which are required (the settings decide)
+        page = ui.page(flow, language=self.language)
+        names = tuple(f.name for f in page.fields if f.input_type != "password")
+        self.required = frozenset(f.name for f in page.fields if f.required)
+        details = self.ask_fields(flow.details or flow.prefilled or ContactDetails(), names)
+        self.show_password_rules(page)
         password = self.ask_password()
         while True:
             try:
@@ -305,16 +311,16 @@ class Registration:
                     label = self.t(f"field_{problem.field}")
                     self.term.say(f"  - {label}: {problem.message(self.language)}")
                 bad = rejected.field_codes()
-                fields = [f for f in FIELDS if f in bad]
+                fields = [f for f in names if f in bad]
                 if not fields and "password" not in bad:
-                    fields = list(FIELDS)  # a problem this example cannot place: ask for all
+                    fields = list(names)  # a problem this example cannot place: ask for all
                 details = self.ask_fields(details, fields)
                 if "password" in bad:
                     password = self.ask_password()
 
     def ask_fields(self, details: ContactDetails, names: Sequence[str]) -> ContactDetails:
         """Ask for each of `names`, the current value as the default; returns the new details."""
-        required = self.settings.required_fields
+        required = self.required
         changes: dict[str, Any] = {}  # str for text fields, bool for the consent
         for name in names:
             label = self.t(f"field_{name}") + ("*" if name in required else "")
@@ -341,10 +347,10 @@ class Registration:
                 return answer in yes
             self.term.say(self.t("answer_yes_no"))
 
-    def show_password_rules(self, flow: RegistrationFlow) -> None:
-        """The policy's checklist, in the flow's language."""
+    def show_password_rules(self, page: ui.Page) -> None:
+        """The policy's checklist, from phase 3's UI model."""
         self.term.say(self.t("password_rules"))
-        for _code, text in flow.requirements():
+        for _code, text in page.requirements:
             self.term.say(f"  - {text}")
 
     def ask_password(self) -> str:

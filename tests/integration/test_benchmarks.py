@@ -79,3 +79,13 @@ def test_storage_benchmark_prints_both_adapters(postgres_server_url: str) -> Non
         assert min(ours_wall, ours_cpu, driver_wall, driver_cpu) > 0
         assert added_wall == pytest.approx(ours_wall - driver_wall, abs=1)
         assert added_cpu == pytest.approx(ours_cpu - driver_cpu, abs=1)
+
+
+def test_web_benchmark_prints_every_page_with_its_template() -> None:
+    """benchmarks/web.py prints, per backend, each page's median and p99 beside its template."""
+    rows = run("web.py", "--rounds", "2")
+    pages = [r for r in rows if r[:2] == ["GET", "/register/details"]]
+    assert pages, rows
+    for row in pages:
+        assert float(row[2]) > 0
+        assert "details.html" in row

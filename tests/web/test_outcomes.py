@@ -232,3 +232,26 @@ def test_business_customers_are_sent_to_customer_service(site: Site) -> None:
     response = site.post("/register/start", {"customer_type": "business"})
     assert response.status_code == 422
     assert "09 617 8080" in site.page
+
+
+def test_the_default_storage_sqlite_file_serves_a_registration(tmp_path: object) -> None:
+    """On a SQLite file (the demo's default) a registration completes and its account is read."""
+    from regflow import Argon2Hasher
+    from regflow.bootstrap import Config
+    from regflow_web import WebConfig
+    from regflow_web.config import SIM_BANK_PATH
+
+    site = Site(
+        WebConfig(
+            regflow=Config(
+                database_url=f"sqlite:///{tmp_path}/web.sqlite3",
+                demo=True,
+                simulated_bank_url=SIM_BANK_PATH,
+            ),
+            hasher=Argon2Hasher.insecure_fast(),
+            secret_key=b"s" * 32,
+        )
+    )
+    site.register(ANNA)
+    assert text_of(site.page, "username") == "anna-liisa.virtanen@example.fi"
+    site.web.regflow.close()

@@ -157,7 +157,7 @@ def test_refused_details_show_every_error_and_keep_the_values(site: Site) -> Non
 
 
 def test_the_language_switch_survives_the_trip_to_the_bank(site: Site) -> None:
-    """Switch to Finnish at the bank's page; the pages after the bank are in Finnish, then English."""
+    """Switch to Finnish at the bank; the pages after the bank are in Finnish, then English."""
     site.start()
     assert '<html lang="sv">' in site.page
     site.at_bank()

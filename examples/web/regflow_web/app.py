@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from regflow import (
+    Account,
     AdapterError,
     BankCallback,
     ContactDetails,
@@ -44,6 +45,7 @@ from regflow import (
     LoginThrottled,
     RegflowError,
     RegistrationFlow,
+    RegistrationService,
     State,
     UnsupportedCustomerType,
     deliver_pending_emails,
@@ -120,8 +122,8 @@ class Web:
     stop_relay: threading.Event = attrs.field(factory=threading.Event)
 
     @property
-    def service(self) -> Any:
-        """The `RegistrationService` (typed loosely: the login helper's signature may grow)."""
+    def service(self) -> RegistrationService:
+        """The library's service: one call per request, by flow id."""
         return self.regflow.service
 
 
@@ -566,8 +568,9 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
     app.get("/demo/mailbox", response_class=HTMLResponse)(handler(mailbox))
 
 
-def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Any:
-    """`RegistrationService.authenticate`, with the client's address once it takes one."""
+def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Account:
+    """`RegistrationService.authenticate`; once it takes the client's address (throttling per
+    address), pass `client_address=ctx.request.client.host if ctx.request.client else None`."""
     return web.service.authenticate(email, password)
 
 
