@@ -1,4 +1,4 @@
-"""The project's two commands, needing only Python 3.11+ (and npm for the OIDC provider in tests).
+"""The project's two commands, needing only Python 3.11+ (and, for the tests, npm and Chromium).
 
     python3 tasks.py demo       # the web registration demo on 127.0.0.1 (SQLite, simulated bank)
     python3 tasks.py test       # the whole test suite
@@ -6,12 +6,16 @@
 
 Each creates `.venv/` on first use and installs what it needs into it; later runs reuse it and
 only reinstall when `pyproject.toml` changed. Extra arguments go to the demo or to pytest.
+`test` also installs the npm packages of the test OIDC provider and of the browser tests (from
+their lockfiles) and, run as root where apt-get exists, Debian's `chromium` when it is missing
+(the browser tests fail with a clear message when there is no Chromium).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -21,7 +25,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
-OIDC_PROVIDER = ROOT / "tests" / "oidc_provider"
+NODE_PACKAGES = (ROOT / "tests" / "oidc_provider", ROOT / "tests" / "browser")
+CHROMIUM = os.environ.get("REGFLOW_CHROMIUM", "/usr/bin/chromium")
 
 
 def run(*args: str | Path, cwd: Path = ROOT) -> None:
@@ -44,18 +49,44 @@ def ensure_venv(extra: str) -> None:
     stamp.write_text(digest)
 
 
-def ensure_node_packages() -> None:
-    """Install the test OIDC provider's pinned npm packages (from its lockfile)."""
-    lock = OIDC_PROVIDER / "package-lock.json"
+def ensure_node_packages(folder: Path) -> None:
+    """Install a test helper's pinned npm packages (from its lockfile), when out of date."""
+    lock = folder / "package-lock.json"
     if not lock.exists():
         return
-    stamp = OIDC_PROVIDER / "node_modules" / ".lock-sha256"
+    stamp = folder / "node_modules" / ".lock-sha256"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
     npm = "npm.cmd" if os.name == "nt" else "npm"
-    run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=OIDC_PROVIDER)
+    run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=folder)
     stamp.write_text(digest)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's `chromium` for the browser tests when it is missing and we may (root
+    with apt-get); otherwise say so, and the browser tests fail with the same advice."""
+    if Path(CHROMIUM).is_file():
+        return
+    apt_get = shutil.which("apt-get")
+    if apt_get is not None and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print(f"tasks.py: {CHROMIUM} is missing; installing Debian's chromium", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for args in (
+            ["update", "-qq"],
+            ["install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ):
+            result = subprocess.run([apt_get, *args], env=env, check=False)  # noqa: S603
+            if result.returncode:
+                break
+        if Path(CHROMIUM).is_file():
+            return
+    print(
+        f"tasks.py: no Chromium at {CHROMIUM} and it could not be installed here: install "
+        "Chromium (Debian: apt-get install chromium) or set REGFLOW_CHROMIUM to its path; "
+        "the browser tests will fail until then.",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -75,7 +106,9 @@ def main(argv: list[str]) -> int:
         ensure_venv("demo")
         os.execv(PYTHON, [str(PYTHON), str(ROOT / "examples" / "cli" / "register.py"), *rest])  # noqa: S606
     ensure_venv("dev")
-    ensure_node_packages()
+    for folder in NODE_PACKAGES:
+        ensure_node_packages(folder)
+    ensure_chromium()
     result = subprocess.run([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT, check=False)  # noqa: S603
     if result.returncode == 5:  # pytest collected no tests: a broken run, not a green one
         print("tasks.py: pytest ran no tests", file=sys.stderr)

@@ -101,7 +101,7 @@ class OidcProviderProcess:
         base = OidcConfig(
             issuer=self.issuer,
             client_id=OIDC_CLIENT_ID,
-            redirect_uri=OIDC_REDIRECT_URI,
+            redirect_uri=self.redirect_uri,
             keys=self.client_keys,
             banks=[
                 BankMethod("nordea", "Nordea", params={"ftn_idp_id": "fi-nordea"}),
@@ -160,7 +160,7 @@ class OidcProviderProcess:
                 if not response.is_redirect:
                     break
                 location = urljoin(str(response.url), response.headers["location"])
-                if location.startswith(OIDC_REDIRECT_URI):
+                if location.startswith(self.redirect_uri):
                     return BankCallback(dict(parse_qsl(urlsplit(location).query)))
                 params = choice if urlsplit(location).path.startswith("/interaction/") else None
                 response = browser.get(location, params=params)
@@ -226,8 +226,13 @@ class _ProviderKeys:
 
 
 @contextlib.contextmanager
-def _running_provider(keys: _ProviderKeys, workdir: Path) -> Iterator[OidcProviderProcess]:
-    """Start server.mjs with a configuration written to `workdir`; stop it on exit."""
+def _running_provider(
+    keys: _ProviderKeys, workdir: Path, *, redirect_uri: str = OIDC_REDIRECT_URI
+) -> Iterator[OidcProviderProcess]:
+    """Start server.mjs with a configuration written to `workdir`; stop it on exit.
+
+    `redirect_uri`: the client's one registered redirect (the browser tests register their
+    live server's callback)."""
     node = _require_node()
     config = {
         "host": "127.0.0.1",
@@ -237,7 +242,7 @@ def _running_provider(keys: _ProviderKeys, workdir: Path) -> Iterator[OidcProvid
         "rotated_jwk": keys.rotated.as_dict(private=True),
         "client": {
             "client_id": OIDC_CLIENT_ID,
-            "redirect_uris": [OIDC_REDIRECT_URI],
+            "redirect_uris": [redirect_uri],
             "jwks": keys.client.public_jwks(),
         },
         "client_decryption_jwk": keys.client_encryption.as_dict(private=True),
@@ -270,6 +275,7 @@ def _running_provider(keys: _ProviderKeys, workdir: Path) -> Iterator[OidcProvid
             rotated_kid=keys.rotated.kid or "",
             process=process,
             control=control,
+            redirect_uri=redirect_uri,
         )
     finally:
         control.close()

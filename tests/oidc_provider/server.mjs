@@ -14,6 +14,8 @@
 // No browser is needed: the interaction endpoint takes the user's choice as query parameters,
 //   GET /interaction/UID?account=ID[&acr=VALUE]   the user identifies as account ID
 //   GET /interaction/UID?cancel=1                 the user cancels at the bank (access_denied)
+//   GET /interaction/UID                          a login page whose forms send those queries
+//                                                 (the browser tests drive it)
 // and a few test hooks, which only this test server has, script the broker's misbehaviour:
 //   POST /__test__/next-token   JSON plan for the next token endpoint answer only:
 //        {"delay_ms": n}          answer n ms late (a slow broker)
@@ -100,6 +102,31 @@ async function tamper(idToken, plan) {
   return new CompactEncrypt(encoder.encode(signed))
     .setProtectedHeader({ alg: ENC_ALG, enc: ENC_ENC, cty: 'JWT', kid: clientEncJwk.kid })
     .encrypt(await importJWK(clientEncJwk, ENC_ALG));
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// A plain, accessible page listing the accounts; it posts nothing the query interface lacks.
+function loginPage(uid) {
+  const choices = Object.entries(config.accounts).map(([id, claims], index) => {
+    const label = escapeHtml(claims.name ?? id);
+    const checked = index === 0 ? ' checked' : '';
+    return `<div><input type="radio" id="account-${escapeHtml(id)}" name="account" `
+      + `value="${escapeHtml(id)}"${checked}> <label for="account-${escapeHtml(id)}">${label}</label></div>`;
+  });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Test broker: identify</title></head>
+<body><main><h1>Test broker: identify</h1>
+<form method="get" action="/interaction/${escapeHtml(uid)}">
+<fieldset><legend>Identify as</legend>${choices.join('')}</fieldset>
+<button type="submit" data-testid="broker-identify">Identify</button>
+</form>
+<form method="get" action="/interaction/${escapeHtml(uid)}">
+<input type="hidden" name="cancel" value="1">
+<button type="submit" data-testid="broker-cancel">Cancel</button>
+</form></main></body></html>`;
 }
 
 const server = createServer();
@@ -216,6 +243,12 @@ provider.use(async (ctx, next) => {
     } else if (account && config.accounts[account]) {
       const requested = details.params.acr_values?.split(' ')[0];
       result = { login: { accountId: account, acr: acr ?? requested ?? config.acr_values[0] } };
+    } else if (account === undefined) {
+      // The broker's login page, for the browser tests: a form that sends the same query.
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = loginPage(interaction[1]);
+      return;
     } else {
       ctx.status = 400;
       ctx.body = { error: 'pass ?account=ID (a configured account) or ?cancel=1' };
