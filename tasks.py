@@ -3,6 +3,7 @@
     python3 tasks.py demo       # the web registration demo on 127.0.0.1 (SQLite, simulated bank)
     python3 tasks.py test       # the whole test suite
     python3 tasks.py demo-cli   # the same registration in a terminal
+    python3 tasks.py mutate     # the mutation run (mutmut; slow: tens of minutes on 2 cores)
 
 Each creates `.venv/` on first use and installs what it needs into it; later runs reuse it and
 only reinstall when `pyproject.toml` changed. Extra arguments go to the demo or to pytest.
@@ -90,8 +91,8 @@ def ensure_chromium() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch `demo`, `demo-cli` or `test`."""
-    if len(argv) < 2 or argv[1] not in {"demo", "demo-cli", "test"}:
+    """Dispatch `demo`, `demo-cli`, `test` or `mutate`."""
+    if len(argv) < 2 or argv[1] not in {"demo", "demo-cli", "test", "mutate"}:
         print(__doc__)
         return 2
     command, rest = argv[1], argv[2:]
@@ -105,6 +106,14 @@ def main(argv: list[str]) -> int:
     if command == "demo-cli":
         ensure_venv("demo")
         os.execv(PYTHON, [str(PYTHON), str(ROOT / "examples" / "cli" / "register.py"), *rest])  # noqa: S606
+    if command == "mutate":
+        ensure_venv("mutation")
+        for folder in NODE_PACKAGES:
+            ensure_node_packages(folder)
+        mutmut = str(BIN / "mutmut")
+        run(mutmut, "run", *rest)
+        run(mutmut, "results")  # the surviving mutants; `mutmut show NAME` shows one
+        return 0
     ensure_venv("dev")
     for folder in NODE_PACKAGES:
         ensure_node_packages(folder)
