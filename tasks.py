@@ -111,6 +111,7 @@ def main(argv: list[str]) -> int:
         for folder in NODE_PACKAGES:
             ensure_node_packages(folder)
         mutmut = str(BIN / "mutmut")
+        os.environ.setdefault("HYPOTHESIS_PROFILE", "mutation")
         run(mutmut, "run", *rest)
         run(mutmut, "results")  # the surviving mutants; `mutmut show NAME` shows one
         return 0

@@ -245,7 +245,8 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
 )
 
 
-def _index() -> dict[tuple[State, str], Transition]:
+# runs once per process, before mutmut can switch a mutant on
+def _index() -> dict[tuple[State, str], Transition]:  # pragma: no mutate block
     index = {}
     for row in TRANSITIONS:
         key = (row.source, row.trigger)
@@ -268,7 +269,8 @@ def allowed_events(state: State) -> tuple[Event, ...]:
     return tuple(seen)
 
 
-def _rows_index() -> dict[tuple[State, Event], tuple[Transition, ...]]:
+# runs once per process, before mutmut can switch a mutant on
+def _rows_index() -> dict[tuple[State, Event], tuple[Transition, ...]]:  # pragma: no mutate block
     index: dict[tuple[State, Event], list[Transition]] = {}
     for r in TRANSITIONS:
         index.setdefault((r.source, r.event), []).append(r)
@@ -293,7 +295,8 @@ _machine_lock = threading.Lock()
 _machine: Machine | None = None
 
 
-def _new_machine() -> Machine:
+# runs once per process, before mutmut can switch a mutant on
+def _new_machine() -> Machine:  # pragma: no mutate block
     return Machine(
         model=None,  # flows are passed per trigger, never registered
         # Plain names, not the enum: transitions then skips its Enum handling on every
@@ -317,7 +320,8 @@ def _new_machine() -> Machine:
     )
 
 
-def shared_machine() -> Machine:
+# runs once per process, before mutmut can switch a mutant on
+def shared_machine() -> Machine:  # pragma: no mutate block
     """The one `transitions.Machine` every flow uses, built once, on first use."""
     global _machine  # noqa: PLW0603  # a lazily built module singleton, guarded by a lock
     if _machine is None:

@@ -81,7 +81,8 @@ def relay_loop(
     return total
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+# the command line: only subprocess tests run it, which mutmut does not
+def add_arguments(parser: argparse.ArgumentParser) -> None:  # pragma: no mutate block
     """The `regflow relay` options."""
     env = os.environ.get
     parser.add_argument(
@@ -147,7 +148,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _smtp_environ(args: argparse.Namespace) -> dict[str, str]:
+# the command line: only subprocess tests run it, which mutmut does not
+def _smtp_environ(args: argparse.Namespace) -> dict[str, str]:  # pragma: no mutate block
     """The options as `SmtpConfig.from_env` reads them: the command line over the environment."""
     environ = dict(os.environ)
     overrides: dict[str, Any] = {
@@ -166,7 +168,8 @@ def _smtp_environ(args: argparse.Namespace) -> dict[str, str]:
     return environ
 
 
-def run(args: argparse.Namespace) -> int:
+# the command line: only subprocess tests run it, which mutmut does not
+def run(args: argparse.Namespace) -> int:  # pragma: no mutate block
     """Run the relay as configured by `args`; 0 on success, 1 when a `--once` pass failed,
     2 for a configuration error."""
     from regflow.adapters.smtp import SmtpConfig

@@ -352,6 +352,18 @@ def test_an_email_in_use_is_rejected_case_insensitively(ports: Ports) -> None:
     assert info.value.field_codes() == {"email": ["email_taken"]}
 
 
+def test_a_taken_email_is_reported_beside_the_other_fields_errors(ports: Ports) -> None:
+    """All errors at once: a wrong postal code does not hide that the email is taken."""
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    taken = attrs.evolve(flow.prefilled, email="johan.eriksson@example.fi", postal_code="123")
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(taken, GOOD_PASSWORD)
+    codes = info.value.field_codes()
+    assert codes["email"] == ["email_taken"]
+    assert "postal_code" in codes
+
+
 def test_password_breaking_the_policy_is_rejected(ports: Ports) -> None:
     """A password with a run of the user's name is a field error on password."""
     flow = flow_in(State.entering_details, ports)
