@@ -29,7 +29,6 @@ Authentication by configuration: a bearer token (`token`), a client certificate 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import os
 import ssl
@@ -37,7 +36,6 @@ import time
 from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -45,6 +43,7 @@ import jsonschema
 import stamina
 from stdnum.fi import hetu
 
+from regflow.adapters._urls import is_allowed_url
 from regflow.errors import AdapterError
 from regflow.model import ContactDetails, Contract, CustomerRecord
 
@@ -61,7 +60,6 @@ _NO_CUSTOMER_STATUSES: Final = frozenset({204, 404})
 _TEXT_FIELDS: Final = tuple(
     a.name for a in attrs.fields(ContactDetails) if a.name != "marketing_consent"
 )
-_LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 
 class _Transient(Exception):  # internal: what stamina retries, never raised out
@@ -74,21 +72,9 @@ def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) 
         raise ValueError(msg)
 
 
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_url(_instance: object, _attribute: object, value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
+    if isinstance(value, str) and is_allowed_url(value):
         return
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return  # a sidecar or a test server on this host: nothing crosses a network
     msg = "HttpCustomersConfig.url must be https:// (http:// only to a loopback address)"
     raise ValueError(msg)
 

@@ -23,7 +23,8 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key
 
-from regflow.adapters._oidc._config import OidcConfig, is_allowed_url
+from regflow.adapters._oidc._config import OidcConfig
+from regflow.adapters._urls import is_allowed_url
 from regflow.errors import AdapterError
 
 log = logging.getLogger("regflow.adapters.oidc")

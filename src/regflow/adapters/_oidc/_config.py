@@ -7,15 +7,14 @@ start-up rather than in the middle of a user's identification.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, Literal
-from urllib.parse import urlsplit
 
 import attrs
 
 from regflow.adapters._oidc._keys import ClientKeys
+from regflow.adapters._urls import is_allowed_url
 from regflow.model import Bank
 
 # The Finnish Trust Network's levels of assurance (Traficom recommendation 213/2023 S): an
@@ -49,7 +48,6 @@ _RESERVED_PARAMS: Final = frozenset(
         "ui_locales",
     }
 )
-_LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 
 def _names(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -159,30 +157,10 @@ class BankMethod:
         return Bank(self.id, self.name)
 
 
-def is_allowed_url(value: str) -> bool:
-    """Whether `value` is an https URL, or a plain http one on loopback (a broker in tests)."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    if not parts.hostname:
-        return False
-    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
-
-
 def _check_url(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not is_allowed_url(value):
         msg = f"{attribute.name} must be an https URL (plain http only on loopback), got {value!r}"
         raise ValueError(msg)
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _banks(value: Iterable[BankMethod]) -> tuple[BankMethod, ...]:
