@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import attrs
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -57,6 +57,7 @@ from regflow.bootstrap import App, bootstrap
 from regflow.errors import MESSAGES
 from regflow_web import i18n
 from regflow_web.config import SIM_BANK_PATH, WebConfig
+from regflow_web.operations import Metrics, RequestMetrics, readiness
 from regflow_web.security import (
     CLIENT_COOKIE,
     FLOW_COOKIE,
@@ -119,6 +120,7 @@ class Web:
     regflow: App
     signer: Signer
     templates: dict[str, jinja2.Environment]
+    metrics: Metrics = attrs.field(factory=Metrics)
     stop_relay: threading.Event = attrs.field(factory=threading.Event)
 
     @property
@@ -270,6 +272,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     )
     app.state.web = web
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=web.metrics)  # outermost: times the whole answer
     app.mount("/static", StaticFiles(directory=i18n.HERE / "static"), name="static")
     _routes(app, web)
     return app
@@ -322,6 +325,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return start_page(ctx, status=422, error=error.message(ctx.language))
         except AdapterError:
             return ctx.render("unavailable.html", 503)
+        web.metrics.started(flow)
         ctx.set_cookies.append((FLOW_COOKIE, flow.id, None))
         return ctx.redirect(STATE_PATHS[flow.state])
 
@@ -392,6 +396,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             try:
                 if name == "select_bank":
                     flow = service.select_bank(flow_id, form.get("bank_id", ""))
+                    web.metrics.transition(flow)
                     assert flow.redirect is not None  # noqa: S101  # awaiting_bank has one
                     return ctx.redirect(flow.redirect.url)
                 if name == "submit_details":
@@ -403,12 +408,16 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
                     flow = getattr(service, name)(flow_id)
             except DetailsRejected as rejected:
                 return details_rejected(ctx, flow_id, rejected, entered)
-            except (FlowExpired, FlowNotFound):
+            except FlowExpired:
+                web.metrics.expired()
+                return ctx.redirect("/register/expired")
+            except FlowNotFound:
                 return ctx.redirect("/register/expired")
             except AdapterError:
                 return ctx.render("unavailable.html", 503)
             except RegflowError as error:  # refused: the flow is as it was; show where it is
                 return refused(ctx, error)
+            web.metrics.transition(flow)
             return ctx.redirect(STATE_PATHS[flow.state])
 
         return post
@@ -446,12 +455,16 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         answer = BankCallback({k[:64]: v[:MAX_FIELD_CHARS] for k, v in params})
         try:
             flow = web.service.complete_identification(flow_id, answer)
-        except (FlowExpired, FlowNotFound):
+        except FlowExpired:
+            web.metrics.expired()
+            return ctx.redirect("/register/expired")
+        except FlowNotFound:
             return ctx.redirect("/register/expired")
         except AdapterError:
             return ctx.render("unavailable.html", 503)
         except RegflowError as error:
             return refused(ctx, error)
+        web.metrics.transition(flow)
         return ctx.redirect(STATE_PATHS[flow.state])
 
     app.get(CALLBACK_PATH, response_class=HTMLResponse)(handler(callback))
@@ -573,6 +586,22 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         return ctx.render("mailbox.html", messages=list(reversed(mailer.sent)))
 
     app.get("/demo/mailbox", response_class=HTMLResponse)(handler(mailbox))
+
+    # -- operations: health, readiness, metrics (regflow_web.operations) -----------------------
+
+    async def healthz() -> Response:  # on the event loop: no I/O, answered when the pool is busy
+        return JSONResponse({"ok": True})  # SecurityHeaders: no-store
+
+    def readyz() -> Response:  # in the thread pool, like every handler that does I/O
+        ready, body = readiness(web.regflow.storage)
+        return JSONResponse(body, 200 if ready else 503)  # SecurityHeaders: no-store
+
+    def metrics() -> Response:
+        return Response(web.metrics.exposition(), media_type=web.metrics.content_type)
+
+    app.get("/healthz")(healthz)
+    app.get("/readyz")(readyz)
+    app.get("/metrics")(metrics)
 
 
 def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Account:
