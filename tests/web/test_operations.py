@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
 from typing import TYPE_CHECKING
@@ -16,8 +17,9 @@ from tests.web.site import Site
 if TYPE_CHECKING:
     from pathlib import Path
 
-ANNA, MATTI, MIKKO, ERIK, JOHAN = (
+ANNA, EMMA, MATTI, MIKKO, ERIK, JOHAN = (
     "131052-308T",
+    "010594Y239M",
     "240467-541E",
     "280699-255N",
     "071290-873K",
@@ -90,3 +92,94 @@ def test_readyz_is_503_database_unavailable_when_the_file_is_gone(tmp_path: Path
         "reason": "database_unavailable",
         "detail": "file_unopenable",
     }
+
+
+# -- the funnel and the request metrics -----------------------------------------------------
+
+
+def test_the_funnel_counts_every_outcome_by_reason(site: Site) -> None:
+    """Walks to each end: started, reached per state, outcomes by reason, the warning."""
+    site.register(ANNA)
+    site.client.cookies.clear()
+    site.register(MATTI)  # completed, district heating not linked
+    for person in (MIKKO, ERIK, JOHAN):
+        site.client.cookies.clear()
+        site.identify(person)
+    site.client.cookies.clear()
+    site.start()
+    site.event("bank_not_listed")
+    site.client.cookies.clear()
+    site.to_details(EMMA)
+    site.event("cancel")
+    site.client.cookies.clear()
+    site.to_details(EMMA)
+    site.clock.advance(dt.timedelta(hours=1))
+    assert site.follow(site.get("/register/details")).status_code == 410
+    assert site.follow(site.get("/register/expired")).status_code == 410  # seen again
+
+    assert sample(site, "regflow_web_flows_started_total") == 8
+    outcomes = {
+        ("completed", "none"): 2,
+        ("needs_customer_service", "incomplete_contract_data"): 1,
+        ("needs_customer_service", "customer_not_found"): 1,
+        ("needs_customer_service", "bank_not_listed"): 1,
+        ("already_registered", "already_registered"): 1,
+        ("cancelled", "cancelled"): 1,
+        ("expired", "expired"): 1,
+    }
+    for (outcome, reason), count in outcomes.items():
+        assert sample(site, "regflow_web_flow_outcomes_total", outcome=outcome, reason=reason) == (
+            count
+        ), (outcome, reason)
+    total = sample(site, "regflow_web_flow_warnings_total", warning="district_heating_not_linked")
+    assert total == 1
+    reached = {
+        ("choosing_bank", "1"): 8,
+        ("awaiting_bank", "1"): 7,
+        ("confirming_personal_id", "2"): 4,  # Anna, Matti, and Emma twice
+        ("entering_details", "3"): 4,
+        ("reviewing", "4"): 2,
+        ("completed", "0"): 2,
+        ("needs_customer_service", "0"): 3,
+        ("expired", "0"): 1,
+    }
+    for (state, phase), count in reached.items():
+        assert sample(site, "regflow_web_flow_reached_total", state=state, phase=phase) == count, (
+            state
+        )
+
+
+def test_a_bank_failure_goes_back_to_choosing_and_counts_it(site: Site) -> None:
+    """A cancel at the bank is the table's way back to phase 1: reached again, no outcome."""
+    site.start()
+    site.at_bank()
+    site.answer_bank("cancel")
+    assert 'data-testid="page-choosing_bank"' in site.page
+    assert sample(site, "regflow_web_flow_reached_total", state="choosing_bank", phase="1") == 2
+    assert sample(site, "regflow_web_flow_reached_total", state="awaiting_bank", phase="1") == 1
+
+
+def test_requests_are_counted_by_route_template(site: Site) -> None:
+    """Requests and latency are labelled by the route, never the raw path or its query."""
+    site.register(ANNA)
+    site.client.get("/static/app.js")
+    site.client.get("/no/such/page?personal_id=131052-308T")
+    requests = "regflow_web_requests_total"
+    assert sample(site, requests, method="GET", route="/register/callback", status="303") == 1
+    assert sample(site, requests, method="POST", route="/register/approve", status="303") == 1
+    assert sample(site, requests, method="GET", route="/register/complete", status="200") == 1
+    assert sample(site, requests, method="GET", route="/static", status="200") == 1
+    assert sample(site, requests, method="GET", route="unmatched", status="404") == 1
+    count = sample(
+        site,
+        "regflow_web_request_duration_seconds_count",
+        method="POST",
+        route="/register/submit_details",
+    )
+    assert count == 1
+    text = site.client.get("/metrics")
+    assert text.status_code == 200
+    assert text.headers["content-type"].startswith("text/plain")
+    assert 'regflow_web_flow_outcomes_total{outcome="completed",reason="none"} 1.0' in text.text
+    assert "131052-308T" not in text.text
+    assert "callback?" not in text.text

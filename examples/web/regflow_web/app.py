@@ -272,7 +272,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     )
     app.state.web = web
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=web.metrics)  # outermost: times the whole answer
+    # outermost: times the whole answer
+    app.add_middleware(RequestMetrics, metrics=web.metrics, mounts=("/static",))
     app.mount("/static", StaticFiles(directory=i18n.HERE / "static"), name="static")
     _routes(app, web)
     return app
@@ -339,11 +340,20 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.redirect("/")
         try:
             flow: RegistrationFlow = web.service.view(ctx.flow_id)
-        except (FlowExpired, FlowNotFound):
+        except FlowExpired:
+            ended(ctx)
+            return expired(ctx)
+        except FlowNotFound:
             return expired(ctx)
         except AdapterError:
             return ctx.render("unavailable.html", 503)
         return flow
+
+    def ended(ctx: Ctx) -> None:
+        """The flow of the cookie is past its expiry: count it once, and forget the cookie (a
+        later visit gets the same "expired, start again" page without counting it again)."""
+        web.metrics.expired()
+        ctx.delete_cookies.append(FLOW_COOKIE)
 
     def expired(ctx: Ctx) -> Response:
         page = ui.ended(State.expired, ctx.language)
@@ -409,7 +419,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             except DetailsRejected as rejected:
                 return details_rejected(ctx, flow_id, rejected, entered)
             except FlowExpired:
-                web.metrics.expired()
+                ended(ctx)
                 return ctx.redirect("/register/expired")
             except FlowNotFound:
                 return ctx.redirect("/register/expired")
@@ -456,7 +466,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         try:
             flow = web.service.complete_identification(flow_id, answer)
         except FlowExpired:
-            web.metrics.expired()
+            ended(ctx)
             return ctx.redirect("/register/expired")
         except FlowNotFound:
             return ctx.redirect("/register/expired")

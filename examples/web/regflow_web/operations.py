@@ -99,7 +99,7 @@ class Metrics:
         )
         self.outcomes = Counter(
             "regflow_web_flow_outcomes",
-            "Registrations ended, by terminal state and reason (none where there is no reason).",
+            "Registrations ended, by terminal state and the outcome's reason (none: completed).",
             ["outcome", "reason"],
             registry=registry,
         )
@@ -136,7 +136,7 @@ class Metrics:
     def expired(self) -> None:
         """An event found its flow past its expiry (the library moved it to `expired`)."""
         self._reached(State.expired)
-        self.outcomes.labels(outcome=str(State.expired), reason="none").inc()
+        self.outcomes.labels(outcome=str(State.expired), reason=str(State.expired)).inc()
 
     def _reached(self, state: State) -> None:
         self.reached.labels(state=str(state), phase=str(ui.PHASE_OF.get(state, 0))).inc()
@@ -157,13 +157,15 @@ class Metrics:
 class RequestMetrics:
     """ASGI middleware: count and time each HTTP request by its route template; log it.
 
-    The route is known once the router has matched (`scope["route"]`); a path no route matches
-    is `unmatched`. The log line names the method, route, status and time only.
+    The route is known once the router has matched (`scope["route"]`); a mounted app (the
+    static files) is its prefix in `mounts`, as the mount's own scope does not come back here;
+    a path nothing matches is `unmatched`. The log line names the method, route, status and time.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, mounts: tuple[str, ...] = ()) -> None:
         self.app = app
         self.metrics = metrics
+        self.mounts = mounts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,7 +184,7 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or self._mount(scope["path"])
             method = scope["method"]
             self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
             self.metrics.latency.labels(method=method, route=route).observe(elapsed)
@@ -194,3 +196,6 @@ class RequestMetrics:
                 elapsed * 1000,
                 extra={"method": method, "route": route, "status": status, "ms": elapsed * 1000},
             )
+
+    def _mount(self, path: str) -> str:
+        return next((m for m in self.mounts if path.startswith(m + "/")), "unmatched")
