@@ -157,6 +157,9 @@ def test_a_bank_failure_goes_back_to_choosing_and_counts_it(site: Site) -> None:
     assert 'data-testid="page-choosing_bank"' in site.page
     assert sample(site, "regflow_web_flow_reached_total", state="choosing_bank", phase="1") == 2
     assert sample(site, "regflow_web_flow_reached_total", state="awaiting_bank", phase="1") == 1
+    code = site.web.service.view(site.flow_id).last_error
+    assert code is not None
+    assert sample(site, "regflow_web_bank_failures_total", code=code) == 1
 
 
 def test_requests_are_counted_by_route_template(site: Site) -> None:

@@ -103,6 +103,12 @@ class Metrics:
             ["outcome", "reason"],
             registry=registry,
         )
+        self.bank_failures = Counter(
+            "regflow_web_bank_failures",
+            "Bank answers that sent the person back to choosing a bank, by the failure's code.",
+            ["code"],
+            registry=registry,
+        )
         self.warnings = Counter(
             "regflow_web_flow_warnings",
             "Completed registrations with a warning (district_heating_not_linked, ...).",
@@ -123,8 +129,8 @@ class Metrics:
         if not audit:
             return
         entry = audit[-1]  # the library logs it (`regflow.flow`), by the short log id
-        if entry.source is entry.dest:
-            return  # a bank's failure answer before the third: back to choosing, counted there
+        if entry.event == "complete_identification" and entry.dest is State.choosing_bank:
+            self.bank_failures.labels(code=entry.outcome).inc()  # the bank said no: its code
         self._reached(entry.dest)
         if entry.dest.terminal:
             outcome = flow.outcome
