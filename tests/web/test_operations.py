@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 from regflow import Argon2Hasher
@@ -186,3 +189,41 @@ def test_requests_are_counted_by_route_template(site: Site) -> None:
     assert 'regflow_web_flow_outcomes_total{outcome="completed",reason="none"} 1.0' in text.text
     assert "131052-308T" not in text.text
     assert "callback?" not in text.text
+
+
+_WORKER = """
+import sys
+from starlette.testclient import TestClient
+from regflow_web import create_app
+client = TestClient(create_app())
+for _ in range(int(sys.argv[1])):
+    assert client.get("/healthz").status_code == 200
+print(client.get("/metrics").text if sys.argv[1] == "0" else "")
+"""
+
+
+def test_multiprocess_mode_adds_up_every_workers_requests(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, /metrics of any process counts every process's requests."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+
+    def worker(requests: int) -> str:
+        done = subprocess.run(  # this interpreter, a fixed script
+            [sys.executable, "-c", _WORKER, str(requests)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return done.stdout
+
+    worker(3)
+    worker(2)
+    text = worker(0)
+    assert 'regflow_web_requests_total{method="GET",route="/healthz",status="200"} 5.0' in text

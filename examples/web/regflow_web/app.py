@@ -279,6 +279,15 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """`create_app(WebConfig.from_env())`: the factory each worker of a server calls.
+
+    `uvicorn --factory regflow_web.app:app_from_env --workers 4`, or gunicorn with
+    `-k uvicorn_worker.UvicornWorker 'regflow_web.app:app_from_env()'` (examples/web/README.md).
+    """
+    return create_app(WebConfig.from_env())
+
+
 def _relay(web: Web) -> None:
     """The demo's relay: a pass over the outbox every `relay_interval` seconds."""
     while not web.stop_relay.wait(web.config.relay_interval):
