@@ -241,7 +241,13 @@ async def _form(request: Request) -> dict[str, str]:
 def create_app(config: WebConfig | None = None) -> FastAPI:
     """The registration web app for `config` (default: the demo, in memory)."""
     config = config if config is not None else WebConfig()
-    built = bootstrap(config.regflow, hasher=config.hasher, clock=config.clock)
+    built = bootstrap(
+        config.regflow,
+        hasher=config.hasher,
+        clock=config.clock,
+        bank=config.bank,
+        customers=config.customers,
+    )
     web = Web(
         config=config,
         regflow=built,
