@@ -44,7 +44,6 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "examples" / "web"), str(ROOT), str(HERE)]
 
 import httpx  # noqa: E402
-
 from service import customers, parallel_hash_rate, postgres_schema  # noqa: E402
 
 from regflow import (  # noqa: E402
@@ -56,11 +55,11 @@ from regflow import (  # noqa: E402
 from regflow.adapters.memory import FINNISH_BANKS, InMemoryCustomerDirectory  # noqa: E402
 from regflow.model import Bank  # noqa: E402
 
-PASSWORD = "Kes\u00e4-Aamu-2024-Xq"
+PASSWORD = "Kes\u00e4-Aamu-2024-Xq"  # noqa: S105  # the synthetic customers' test password
 HASH_PAGE = "POST /register/submit_details"
 
 
-# -- the server side: a bank every worker can answer, and the app factory ------------------------
+# -- the server side: a bank every worker can answer, and the app factory ----------------------
 
 
 class SignedBank:
@@ -76,7 +75,7 @@ class SignedBank:
         """The Finnish banks."""
         return self._banks
 
-    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:  # noqa: ARG002  # the port's signature
+    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:
         """A redirect with a fresh state and nonce."""
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         url = f"/sim-bank/authorize?{urlencode({'bank': bank_id, 'state': state})}"
@@ -112,7 +111,7 @@ def make_app() -> object:
     return create_app(config)
 
 
-# -- the client side ------------------------------------------------------------------------------
+# -- the client side ----------------------------------------------------------------------------
 
 
 class Timings:
@@ -209,7 +208,7 @@ async def drive(
     return time.perf_counter() - started, completed, timings
 
 
-# -- the run ----------------------------------------------------------------------------------------
+# -- the run ------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
