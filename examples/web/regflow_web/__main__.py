@@ -5,7 +5,8 @@ bank and the relay delivering to /demo/mailbox; every `REGFLOW_*` variable overr
 
 With `--workers N` (N > 1) uvicorn runs N processes, each calling `app_from_env()`; the relay
 is then off unless `REGFLOW_WEB_RELAY=1` says otherwise (run `regflow relay` beside them), and
-`REGFLOW_WEB_SECRET` must be set so that every worker accepts the others' forms.
+`REGFLOW_WEB_SECRET` must be set so that every worker accepts the others' forms, and the bank
+must be the OIDC one (the simulated bank keeps its requests in one process's memory).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def main() -> None:
     if args.workers > 1:
         if not os.environ.get("REGFLOW_WEB_SECRET"):
             sys.exit("--workers needs REGFLOW_WEB_SECRET (the same for every worker)")
+        if os.environ.get("REGFLOW_BANK", "simulated").strip().lower() in {"", "simulated"}:
+            # its open requests and codes live in one process: the next worker knows none
+            sys.exit("--workers needs REGFLOW_BANK=oidc: the simulated bank is one process's")
         os.environ.setdefault("REGFLOW_WEB_RELAY", "0")  # one relay, its own process
         print(f"regflow web: {url} with {args.workers} workers (Ctrl-C stops them)")
         uvicorn.run(
