@@ -10,6 +10,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from regflow import Argon2Hasher
 from regflow.adapters.memory import ManualClock
 from regflow.bootstrap import Config
@@ -227,3 +229,64 @@ def test_multiprocess_mode_adds_up_every_workers_requests(tmp_path: Path) -> Non
     worker(2)
     text = worker(0)
     assert 'regflow_web_requests_total{method="GET",route="/healthz",status="200"} 5.0' in text
+
+
+# -- several workers -----------------------------------------------------------------------------
+
+
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset the variables `main` reads or sets, restored after the test (setenv first, so that
+    monkeypatch also undoes what `main` sets with `os.environ.setdefault`)."""
+    for name in (
+        "REGFLOW_WEB_SECRET",
+        "REGFLOW_BANK",
+        "REGFLOW_WEB_RELAY",
+        "REGFLOW_DEMO",
+        "REGFLOW_DATABASE_URL",
+    ):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        ({}, "REGFLOW_WEB_SECRET"),
+        ({"REGFLOW_WEB_SECRET": "s" * 40}, "REGFLOW_BANK=oidc"),
+    ],
+)
+def test_workers_refuse_what_cannot_be_shared(
+    env: dict[str, str], refusal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m regflow_web --workers 2` refuses a per-process secret or simulated bank."""
+    from regflow_web import __main__ as entry
+
+    clean_env(monkeypatch)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["regflow_web", "--workers", "2"])
+    served: list[object] = []
+    monkeypatch.setattr(entry.uvicorn, "run", lambda *a, **k: served.append((a, k)))
+    with pytest.raises(SystemExit, match=refusal):
+        entry.main()
+    assert served == []
+
+
+def test_workers_run_the_factory_without_the_in_app_relay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a shared secret and the OIDC bank, uvicorn gets the factory and the relay is off."""
+    from regflow_web import __main__ as entry
+    from regflow_web.app import app_from_env
+
+    clean_env(monkeypatch)
+    monkeypatch.setenv("REGFLOW_WEB_SECRET", "s" * 40)
+    monkeypatch.setenv("REGFLOW_BANK", "oidc")
+    monkeypatch.setattr(sys, "argv", ["regflow_web", "--workers", "3"])
+    served: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    monkeypatch.setattr(entry.uvicorn, "run", lambda *a, **k: served.append((a, k)))
+    entry.main()
+    [(args, options)] = served
+    assert args == ("regflow_web.app:app_from_env",)
+    assert options["factory"] is True
+    assert options["workers"] == 3
+    assert os.environ["REGFLOW_WEB_RELAY"] == "0"
+    assert callable(app_from_env)
