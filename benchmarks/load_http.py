@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "examples" / "web"), str(ROOT), str(HERE)]
 
+import attrs  # noqa: E402
 import httpx  # noqa: E402
 from service import customers, parallel_hash_rate, postgres_schema  # noqa: E402
 
@@ -122,6 +123,7 @@ class Timings:
     def __init__(self) -> None:
         self.pages: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
+        self.statuses: dict[int, int] = defaultdict(int)
 
 
 async def request(
@@ -135,6 +137,7 @@ async def request(
     started = time.perf_counter()
     response = await client.request(method, path, data=data)
     timings.pages[f"{method} {urlsplit(path).path}"].append(time.perf_counter() - started)
+    timings.statuses[response.status_code] += 1
     return response
 
 
@@ -221,8 +224,25 @@ def free_port() -> int:
         return port
 
 
+@attrs.frozen
+class Served:
+    """A running server: its base URL and the uvicorn supervisor's process id."""
+
+    base: str
+    pid: int
+
+    def workers(self) -> list[int]:
+        """The worker processes' ids (Linux: the supervisor's children that run a worker)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [
+            int(child)
+            for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+
+
 @contextlib.contextmanager
-def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iterator[str]:
+def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iterator[Served]:
     """`uvicorn --workers` serving the app on `url`'s database, until the block ends; the
     workers' Prometheus metrics in the folder `metrics` (multiprocess mode)."""
     from regflow.bootstrap import init_database
@@ -259,7 +279,7 @@ def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iter
             msg = "the server did not become ready"
             raise RuntimeError(msg)
         time.sleep(1.0)  # every worker up, not just the first
-        yield base
+        yield Served(base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -347,11 +367,11 @@ def main() -> None:
             backends.append(("PostgreSQL", scoped))
         for name, url in backends:
             metrics = Path(folder) / f"metrics-{name}"
-            with server(url, args.workers, n, secret, metrics) as base:
+            with server(url, args.workers, n, secret, metrics) as served:
                 seconds, completed, timings = asyncio.run(
-                    drive(base, people, args.users, secret, args.time_limit)
+                    drive(served.base, people, args.users, secret, args.time_limit)
                 )
-                inside = server_means(httpx.get(f"{base}/metrics", timeout=10).text)
+                inside = server_means(httpx.get(f"{served.base}/metrics", timeout=10).text)
             hash_rate = parallel_hash_rate(args.workers, args.hash_rounds)
             report(name, seconds, completed, timings, hash_rate, inside)
 
