@@ -36,13 +36,18 @@ def load_module() -> ModuleType:
     return module
 
 
-def test_sigkill_of_one_worker_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Kill one worker after a few registrations; check every person's account and email."""
     load = load_module()
     records = load.customers(24)
     email_of = {r.personal_id: r.details.email for r in records}
     secret = secrets.token_urlsafe(24).encode()
-    url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
+    url: str = request.getfixturevalue(f"{database}_url")
     timings = load.Timings()
     completed: set[str] = set()
     failed: set[str] = set()
