@@ -96,3 +96,22 @@ def test_web_benchmark_prints_every_page_with_its_template() -> None:
     for row in pages:
         assert float(row[2]) > 0
         assert "details.html" in row
+
+
+def test_http_load_benchmark_completes_every_registration(postgres_server_url: str) -> None:
+    """benchmarks/load_http.py: every registration completes on both backends, each page timed."""
+    rows = run(
+        "load_http.py",
+        "--registrations=4",
+        "--users=2",
+        "--hash-rounds=4",
+        f"--postgres-url={postgres_server_url}",
+    )
+    totals = {r[0]: r for r in rows if r[0] in {"SQLite:", "PostgreSQL:"}}
+    assert set(totals) == {"SQLite:", "PostgreSQL:"}, rows
+    for words in totals.values():
+        assert words[1] == "4", words  # "SQLite: 4 registrations in ..."
+    assert not [r for r in rows if r[0] == "error"], rows
+    details = [r for r in rows if r[:2] == ["POST", "/register/submit_details"]]
+    assert len(details) == 2
+    assert all(r[-1] == "(hashes)" for r in details)

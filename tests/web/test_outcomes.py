@@ -9,6 +9,7 @@ import pytest
 from regflow import State
 from regflow.adapters.memory import RecordingMailer
 from regflow.outbox import deliver_pending_emails
+from regflow_web.security import FLOW_COOKIE
 from tests.web.site import PASSWORD, Site, text_of
 
 ANNA, MATTI, MIKKO, ERIK, JOHAN = (
@@ -170,12 +171,16 @@ def test_expiry_shows_start_again(site: Site) -> None:
 
 
 def test_an_expired_flow_refuses_a_post_and_shows_expired(site: Site) -> None:
-    """A POST after expiry lands on the expired page; nothing is registered."""
+    """A POST after expiry lands on the expired page; nothing is registered; the dead flow
+    cookie is dropped."""
     site.to_details()
+    flow_id = site.flow_id
     site.clock.advance(dt.timedelta(hours=1))
     response = site.submit()
     assert response.status_code == 410
-    assert state_of(site) is State.expired
+    assert site.client.cookies.get(FLOW_COOKIE) is None
+    stored = site.web.regflow.storage.flows.load(flow_id)
+    assert stored.snapshot["state"] == State.expired
 
 
 def test_unknown_flow_cookie_gets_the_expired_page(site: Site) -> None:

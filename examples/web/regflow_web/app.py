@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import attrs
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -57,6 +57,7 @@ from regflow.bootstrap import App, bootstrap
 from regflow.errors import MESSAGES
 from regflow_web import i18n
 from regflow_web.config import SIM_BANK_PATH, WebConfig
+from regflow_web.operations import Metrics, RequestMetrics, readiness
 from regflow_web.security import (
     CLIENT_COOKIE,
     FLOW_COOKIE,
@@ -119,6 +120,7 @@ class Web:
     regflow: App
     signer: Signer
     templates: dict[str, jinja2.Environment]
+    metrics: Metrics = attrs.field(factory=Metrics)
     stop_relay: threading.Event = attrs.field(factory=threading.Event)
 
     @property
@@ -239,7 +241,13 @@ async def _form(request: Request) -> dict[str, str]:
 def create_app(config: WebConfig | None = None) -> FastAPI:
     """The registration web app for `config` (default: the demo, in memory)."""
     config = config if config is not None else WebConfig()
-    built = bootstrap(config.regflow, hasher=config.hasher, clock=config.clock)
+    built = bootstrap(
+        config.regflow,
+        hasher=config.hasher,
+        clock=config.clock,
+        bank=config.bank,
+        customers=config.customers,
+    )
     web = Web(
         config=config,
         regflow=built,
@@ -270,9 +278,20 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     )
     app.state.web = web
     app.add_middleware(SecurityHeaders)
+    # outermost: times the whole answer
+    app.add_middleware(RequestMetrics, metrics=web.metrics, mounts=("/static",))
     app.mount("/static", StaticFiles(directory=i18n.HERE / "static"), name="static")
     _routes(app, web)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """`create_app(WebConfig.from_env())`: the factory each worker of a server calls.
+
+    `uvicorn --factory regflow_web.app:app_from_env --workers 4`, or gunicorn with
+    `-k uvicorn_worker.UvicornWorker 'regflow_web.app:app_from_env()'` (examples/web/README.md).
+    """
+    return create_app(WebConfig.from_env())
 
 
 def _relay(web: Web) -> None:
@@ -322,6 +341,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return start_page(ctx, status=422, error=error.message(ctx.language))
         except AdapterError:
             return ctx.render("unavailable.html", 503)
+        web.metrics.started(flow)
         ctx.set_cookies.append((FLOW_COOKIE, flow.id, None))
         return ctx.redirect(STATE_PATHS[flow.state])
 
@@ -335,11 +355,20 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.redirect("/")
         try:
             flow: RegistrationFlow = web.service.view(ctx.flow_id)
-        except (FlowExpired, FlowNotFound):
+        except FlowExpired:
+            ended(ctx)
+            return expired(ctx)
+        except FlowNotFound:
             return expired(ctx)
         except AdapterError:
             return ctx.render("unavailable.html", 503)
         return flow
+
+    def ended(ctx: Ctx) -> None:
+        """The flow of the cookie is past its expiry: count it once, and forget the cookie (a
+        later visit gets the same "expired, start again" page without counting it again)."""
+        web.metrics.expired()
+        ctx.delete_cookies.append(FLOW_COOKIE)
 
     def expired(ctx: Ctx) -> Response:
         page = ui.ended(State.expired, ctx.language)
@@ -392,6 +421,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             try:
                 if name == "select_bank":
                     flow = service.select_bank(flow_id, form.get("bank_id", ""))
+                    web.metrics.transition(flow)
                     assert flow.redirect is not None  # noqa: S101  # awaiting_bank has one
                     return ctx.redirect(flow.redirect.url)
                 if name == "submit_details":
@@ -403,12 +433,16 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
                     flow = getattr(service, name)(flow_id)
             except DetailsRejected as rejected:
                 return details_rejected(ctx, flow_id, rejected, entered)
-            except (FlowExpired, FlowNotFound):
+            except FlowExpired:
+                ended(ctx)
+                return ctx.redirect("/register/expired")
+            except FlowNotFound:
                 return ctx.redirect("/register/expired")
             except AdapterError:
                 return ctx.render("unavailable.html", 503)
             except RegflowError as error:  # refused: the flow is as it was; show where it is
                 return refused(ctx, error)
+            web.metrics.transition(flow)
             return ctx.redirect(STATE_PATHS[flow.state])
 
         return post
@@ -446,12 +480,16 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         answer = BankCallback({k[:64]: v[:MAX_FIELD_CHARS] for k, v in params})
         try:
             flow = web.service.complete_identification(flow_id, answer)
-        except (FlowExpired, FlowNotFound):
+        except FlowExpired:
+            ended(ctx)
+            return ctx.redirect("/register/expired")
+        except FlowNotFound:
             return ctx.redirect("/register/expired")
         except AdapterError:
             return ctx.render("unavailable.html", 503)
         except RegflowError as error:
             return refused(ctx, error)
+        web.metrics.transition(flow)
         return ctx.redirect(STATE_PATHS[flow.state])
 
     app.get(CALLBACK_PATH, response_class=HTMLResponse)(handler(callback))
@@ -573,6 +611,22 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         return ctx.render("mailbox.html", messages=list(reversed(mailer.sent)))
 
     app.get("/demo/mailbox", response_class=HTMLResponse)(handler(mailbox))
+
+    # -- operations: health, readiness, metrics (regflow_web.operations) -----------------------
+
+    async def healthz() -> Response:  # on the event loop: no I/O, answered when the pool is busy
+        return JSONResponse({"ok": True})  # SecurityHeaders: no-store
+
+    def readyz() -> Response:  # in the thread pool, like every handler that does I/O
+        ready, body = readiness(web.regflow.storage)
+        return JSONResponse(body, 200 if ready else 503)  # SecurityHeaders: no-store
+
+    def metrics() -> Response:
+        return Response(web.metrics.exposition(), media_type=web.metrics.content_type)
+
+    app.get("/healthz")(healthz)
+    app.get("/readyz")(readyz)
+    app.get("/metrics")(metrics)
 
 
 def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Account:

@@ -12,7 +12,7 @@ import attrs
 from regflow.bootstrap import Config, ConfigError
 
 if TYPE_CHECKING:
-    from regflow.ports import Clock, PasswordHasher
+    from regflow.ports import BankIdentity, Clock, CustomerDirectory, PasswordHasher
 
 SIM_BANK_PATH: Final = "/sim-bank/authorize"
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -41,7 +41,9 @@ class WebConfig:
     - `relay`: run the outbox relay in the app, every `relay_interval` seconds (the demo; in
       production run `regflow relay` beside the app instead). `REGFLOW_WEB_RELAY`.
     - `default_language`: when neither the language cookie nor Accept-Language names one.
-    - `hasher`, `clock`: passed to `bootstrap` (tests use a cheap hasher and a manual clock).
+    - `hasher`, `clock`, `bank`, `customers`: passed to `bootstrap` (tests use a cheap hasher
+      and a manual clock; the HTTP load benchmark its own customers and a bank every worker
+      can answer).
     """
 
     regflow: Config = attrs.field(
@@ -54,6 +56,8 @@ class WebConfig:
     default_language: str = "sv"
     hasher: PasswordHasher | None = None
     clock: Clock | None = None
+    bank: BankIdentity | None = None
+    customers: CustomerDirectory | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WebConfig:

@@ -1,0 +1,380 @@
+"""Load the web example over HTTP: N registrations, M concurrent users, a 2-worker uvicorn.
+
+    .venv/bin/python benchmarks/load_http.py [--registrations N] [--users M] [--workers W]
+        [--postgres-url URL] [--time-limit S]
+
+A bounded asyncio driver over httpx rather than Locust: the load is a fixed count of complete
+registrations (not a rate for a duration), each a browser without JavaScript walking the pages
+with its own cookies, and the figure wanted is registrations/s beside the argon2 rate measured
+in the same run, which a small driver prints without a second process tree. Loopback only.
+
+Each backend (SQLite in a scratch file, PostgreSQL in a scratch schema when it answers) gets its
+own server: `uvicorn --factory load_http:make_app --workers W` with the real argon2id hasher,
+`N` generated customers, the relay off, and a simulated bank every worker can answer (its codes
+are signed, not kept in one process's memory, unlike the demo's). Then, in the same run, W
+processes hash with argon2id at once: the hash-bound rate. Printed: registrations/s, that rate,
+their ratio, and p50/p99 per page as the client sees it (the details POST, which hashes, apart),
+beside the mean time inside the app (the workers' /metrics, in prometheus' multiprocess mode):
+what the client sees beyond that is queueing for a core, the loopback and the client itself.
+
+Targets (issue 13): ratio >= 0.7, p99 <= 20 ms per page excluding the hash. A benchmark, not a
+test: nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT / "examples" / "web"), str(ROOT), str(HERE)]
+
+import attrs  # noqa: E402
+import httpx  # noqa: E402
+from service import customers, parallel_hash_rate, postgres_schema  # noqa: E402
+
+from regflow import (  # noqa: E402
+    BankCallback,
+    BankRedirect,
+    IdentificationFailed,
+    VerifiedPerson,
+)
+from regflow.adapters.memory import FINNISH_BANKS, InMemoryCustomerDirectory  # noqa: E402
+from regflow.model import Bank  # noqa: E402
+
+PASSWORD = "Kes\u00e4-Aamu-2024-Xq"  # noqa: S105  # the synthetic customers' test password
+HASH_PAGE = "POST /register/submit_details"
+
+
+# -- the server side: a bank every worker can answer, and the app factory ----------------------
+
+
+class SignedBank:
+    """A simulated bank whose answers any worker can verify: the code is the person's identity
+    code signed with the state (HMAC), so nothing is kept in one process. Not single-use: a
+    benchmark's bank, not a demo's."""
+
+    def __init__(self, secret: bytes, banks: Sequence[Bank] = FINNISH_BANKS) -> None:
+        self._secret = secret
+        self._banks = tuple(banks)
+
+    def banks(self) -> Sequence[Bank]:
+        """The Finnish banks."""
+        return self._banks
+
+    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:
+        """A redirect with a fresh state and nonce."""
+        state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        url = f"/sim-bank/authorize?{urlencode({'bank': bank_id, 'state': state})}"
+        return BankRedirect(bank_id=bank_id, url=url, state=state, nonce=nonce)
+
+    def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
+        """The person the code names, if the code was signed for this state."""
+        params = callback.params
+        code = params.get("code", "")
+        person, _, signature = code.partition(".")
+        if params.get("state") != expected.state or not hmac.compare_digest(
+            signature, sign(self._secret, expected.state, person)
+        ):
+            raise IdentificationFailed("code_rejected")
+        return VerifiedPerson(personal_id=person, given_names="Aino", family_name="Testinen")
+
+
+def sign(secret: bytes, state: str, personal_id: str) -> str:
+    """The bank's signature of `personal_id` for `state`."""
+    digest = hmac.new(secret, f"{state}|{personal_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def make_app() -> object:
+    """The app each worker builds (`uvicorn --factory load_http:make_app`), from the
+    environment: `LOAD_CUSTOMERS` customers, `LOAD_BANK_SECRET`, and the `REGFLOW_*` variables."""
+    from regflow_web import WebConfig, create_app
+
+    config = WebConfig.from_env(
+        bank=SignedBank(os.environ["LOAD_BANK_SECRET"].encode()),
+        customers=InMemoryCustomerDirectory(customers(int(os.environ["LOAD_CUSTOMERS"]))),
+    )
+    return create_app(config)
+
+
+# -- the client side ----------------------------------------------------------------------------
+
+
+class Timings:
+    """Seconds per page, keyed "METHOD /path"."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.statuses: dict[int, int] = defaultdict(int)
+
+
+async def request(
+    client: httpx.AsyncClient,
+    timings: Timings,
+    method: str,
+    path: str,
+    data: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One request, timed under its page's name (the path without its query)."""
+    started = time.perf_counter()
+    response = await client.request(method, path, data=data)
+    timings.pages[f"{method} {urlsplit(path).path}"].append(time.perf_counter() - started)
+    timings.statuses[response.status_code] += 1
+    return response
+
+
+async def register(
+    client: httpx.AsyncClient, timings: Timings, personal_id: str, secret: bytes
+) -> None:
+    """One complete registration, page by page, as a browser without JavaScript."""
+    from tests.web.site import form_values
+
+    async def page(path: str) -> str:
+        response = await request(client, timings, "GET", path)
+        if response.status_code != 200:
+            msg = f"GET {path}: {response.status_code}"
+            raise RuntimeError(msg)
+        return response.text
+
+    async def post(path: str, data: dict[str, str], expect: str) -> str:
+        response = await request(client, timings, "POST", path, data)
+        location = response.headers.get("location", "")
+        if response.status_code != 303 or not location.startswith(expect):
+            msg = f"POST {path}: {response.status_code} {location}"
+            raise RuntimeError(msg)
+        return location
+
+    async def submit(on: str, action: str, expect: str, **data: str) -> str:
+        """Post the form of page `on` that posts to `action`, with `data` added."""
+        return await post(action, {**form_values(on, action), **data}, expect)
+
+    start = await page("/")
+    await submit(start, "/register/start", "/register/bank", customer_type="consumer")
+    bank_page = await page("/register/bank")
+    at_bank = await submit(bank_page, "/register/select_bank", "/sim-bank/", bank_id="nordea")
+    state = parse_qs(urlsplit(at_bank).query)["state"][0]
+    code = f"{personal_id}.{sign(secret, state, personal_id)}"
+    response = await request(
+        client, timings, "GET", f"/register/callback?{urlencode({'state': state, 'code': code})}"
+    )
+    if response.headers.get("location") != "/register/personal-id":
+        msg = f"callback: {response.status_code} {response.headers.get('location')}"
+        raise RuntimeError(msg)
+    confirm = await page("/register/personal-id")
+    await submit(confirm, "/register/confirm_personal_id", "/register/details")
+    details = await page("/register/details")
+    await submit(details, "/register/submit_details", "/register/review", password=PASSWORD)
+    review = await page("/register/review")
+    await submit(review, "/register/approve", "/register/complete")
+    await page("/register/complete")
+
+
+async def drive(
+    base_url: str, people: list[str], users: int, secret: bytes, time_limit: float
+) -> tuple[float, int, Timings]:
+    """`users` concurrent browsers register `people`; (seconds, completed, timings)."""
+    timings = Timings()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for person in people:
+        queue.put_nowait(person)
+    completed = 0
+
+    async def user() -> None:
+        nonlocal completed
+        while not queue.empty():
+            person = queue.get_nowait()
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                try:
+                    await register(client, timings, person, secret)
+                    completed += 1
+                except (RuntimeError, httpx.HTTPError) as error:
+                    timings.errors[type(error).__name__ + ": " + str(error)[:80]] += 1
+
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(user() for _ in range(users))), time_limit)
+    return time.perf_counter() - started, completed, timings
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@attrs.frozen
+class Served:
+    """A running server: its base URL and the uvicorn supervisor's process id."""
+
+    base: str
+    pid: int
+
+    def workers(self) -> list[int]:
+        """The worker processes' ids (Linux: the supervisor's children that run a worker)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [
+            int(child)
+            for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+
+
+@contextlib.contextmanager
+def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iterator[Served]:
+    """`uvicorn --workers` serving the app on `url`'s database, until the block ends; the
+    workers' Prometheus metrics in the folder `metrics` (multiprocess mode)."""
+    from regflow.bootstrap import init_database
+
+    init_database(url)  # once, before the workers: they need not race to create it
+    port = free_port()
+    metrics.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "examples" / "web"), str(ROOT)]),
+        "REGFLOW_DATABASE_URL": url,
+        "REGFLOW_DEMO": "0",
+        "REGFLOW_WEB_RELAY": "0",
+        "REGFLOW_WEB_SECRET": secrets.token_urlsafe(32),
+        "LOAD_CUSTOMERS": str(n),
+        "LOAD_BANK_SECRET": secret.decode(),
+    }
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "load_http:make_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env)  # noqa: S603  # this interpreter, fixed arguments
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.3)
+        else:
+            msg = "the server did not become ready"
+            raise RuntimeError(msg)
+        time.sleep(1.0)  # every worker up, not just the first
+        yield Served(base, process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Nearest-rank quantile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def server_means(text: str) -> dict[str, float]:
+    """Mean seconds inside the app per "METHOD route", from /metrics' request histogram."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "regflow_web_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            key = f"{sample.labels['method']} {sample.labels['route']}"
+            if sample.name.endswith("_sum"):
+                sums[key] = sample.value
+            elif sample.name.endswith("_count"):
+                counts[key] = sample.value
+    return {key: sums[key] / counts[key] for key in sums if counts.get(key)}
+
+
+def report(  # noqa: PLR0917  # one row of figures
+    name: str,
+    seconds: float,
+    completed: int,
+    timings: Timings,
+    hash_rate: float,
+    inside: dict[str, float],
+) -> None:
+    """The backend's figures."""
+    rate = completed / seconds
+    print(
+        f"\n{name}: {completed} registrations in {seconds:.1f} s = {rate:.1f}/s; argon2id "
+        f"{hash_rate:.1f}/s with as many processes as workers; ratio {rate / hash_rate:.2f}"
+    )
+    for error, count in timings.errors.items():
+        print(f"  error x{count}: {error}")
+    print(f"  {'page':<36} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'mean':>7} {'in app':>7}")
+    others: list[float] = []
+    for page_name, values in sorted(timings.pages.items()):
+        mark = "  (hashes)" if page_name == HASH_PAGE else ""
+        if not mark:
+            others.extend(values)
+        p50, p99 = quantile(values, 0.5) * 1000, quantile(values, 0.99) * 1000
+        mean = sum(values) / len(values) * 1000
+        app = inside.get(page_name, float("nan")) * 1000
+        print(
+            f"  {page_name:<36} {len(values):>5} {p50:>8.1f} {p99:>8.1f} {mean:>7.1f} "
+            f"{app:>7.1f}{mark}"
+        )
+    if others:
+        p99_all = quantile(others, 0.99) * 1000
+        print(f"  every page but the hash's: p99 {p99_all:.1f} ms (target <= 20 ms)")
+
+
+def main() -> None:
+    """Run each backend and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--registrations", type=int, default=60)
+    parser.add_argument("--users", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--hash-rounds", type=int, default=30)
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per backend")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("REGFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test"),
+    )
+    args = parser.parse_args()
+    n = args.registrations
+    people = [record.personal_id for record in customers(n)]
+    secret = secrets.token_urlsafe(24).encode()
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        backends = [("SQLite", f"sqlite:///{Path(folder) / 'load.sqlite3'}")]
+        scoped = stack.enter_context(postgres_schema(args.postgres_url))
+        if scoped is not None:
+            backends.append(("PostgreSQL", scoped))
+        for name, url in backends:
+            metrics = Path(folder) / f"metrics-{name}"
+            with server(url, args.workers, n, secret, metrics) as served:
+                seconds, completed, timings = asyncio.run(
+                    drive(served.base, people, args.users, secret, args.time_limit)
+                )
+                inside = server_means(httpx.get(f"{served.base}/metrics", timeout=10).text)
+            hash_rate = parallel_hash_rate(args.workers, args.hash_rounds)
+            report(name, seconds, completed, timings, hash_rate, inside)
+
+
+if __name__ == "__main__":
+    main()

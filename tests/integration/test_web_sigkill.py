@@ -1,0 +1,117 @@
+"""A worker of a 2-worker uvicorn SIGKILLed in the middle of a load run (issue 13 item 3).
+
+Every registration the client saw complete has exactly one account and one queued email; every
+other one restarts and ends completed or at "already registered", with its one account and one
+email; nothing answers 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+pytestmark = [pytest.mark.slow]
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load_module() -> ModuleType:
+    """benchmarks/load_http.py, the driver and the server it starts."""
+    spec = importlib.util.spec_from_file_location("load_http", BENCHMARKS / "load_http.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("load_http", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Kill one worker after a few registrations; check every person's account and email."""
+    load = load_module()
+    records = load.customers(24)
+    email_of = {r.personal_id: r.details.email for r in records}
+    secret = secrets.token_urlsafe(24).encode()
+    url: str = request.getfixturevalue(f"{database}_url")
+    timings = load.Timings()
+    completed: set[str] = set()
+    failed: set[str] = set()
+    killed: list[int] = []
+
+    async def run(base: str, workers: list[int]) -> None:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for record in records:
+            queue.put_nowait(record.personal_id)
+
+        async def user() -> None:
+            while not queue.empty():
+                person = queue.get_nowait()
+                async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                    try:
+                        await load.register(client, timings, person, secret)
+                        completed.add(person)
+                    except (RuntimeError, httpx.HTTPError):
+                        failed.add(person)
+                if len(completed) >= 4 and not killed:
+                    os.kill(workers[0], signal.SIGKILL)
+                    killed.append(workers[0])
+
+        await asyncio.wait_for(asyncio.gather(*(user() for _ in range(4))), 180)
+
+    with load.server(url, 2, len(records), secret, tmp_path / "metrics") as served:
+        workers = served.workers()
+        assert len(workers) == 2
+        asyncio.run(run(served.base, workers))
+        assert killed
+        assert completed | failed == set(email_of)
+
+        async def restart(person: str) -> None:
+            async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
+                refusal = ""
+                try:
+                    await load.register(client, timings, person, secret)
+                except RuntimeError as error:  # the account was made: the callback says so
+                    refusal = str(error)
+                if refusal:
+                    assert "/register/already-registered" in refusal, refusal
+                    page = await client.get("/register/already-registered")
+                    assert 'data-testid="page-already_registered"' in page.text
+
+        async def restart_all() -> None:
+            for person in sorted(failed):
+                await restart(person)
+
+        asyncio.run(restart_all())
+
+    assert 500 not in timings.statuses, dict(timings.statuses)
+    engine = sa.create_engine(url)
+    with engine.connect() as db:
+        accounts = dict(
+            db.execute(
+                sa.text("SELECT personal_id, count(*) FROM regflow_accounts GROUP BY personal_id")
+            ).all()
+        )
+        emails = dict(
+            db.execute(
+                sa.text("SELECT recipient, count(*) FROM regflow_outbox GROUP BY recipient")
+            ).all()
+        )
+    engine.dispose()
+    for person, email in email_of.items():
+        assert accounts.get(person) == 1, (person in completed, accounts.get(person))
+        assert emails.get(email) == 1, (person in completed, emails.get(email))

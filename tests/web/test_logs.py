@@ -1,0 +1,85 @@
+"""The web app's logs carry no personal data: every record of whole registrations is scanned."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+from regflow import Argon2Hasher
+from regflow.adapters.memory import ManualClock
+from regflow.bootstrap import Config
+from regflow.demo import DEMO_CUSTOMERS, DEMO_PEOPLE
+from regflow_web import WebConfig
+from regflow_web.config import SIM_BANK_PATH
+from tests.web.site import PASSWORD, Site
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# The attributes every LogRecord has; anything else on a record came in through `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", (), None))) | {
+    "message",
+    "asctime",
+}
+
+
+def personal_terms() -> dict[str, str]:
+    """Each demo person's identity code, names, email and phone, and the test password."""
+    terms = {PASSWORD: "password"}
+    for personal_id, (given, family) in DEMO_PEOPLE.items():
+        terms[personal_id] = "identity code"
+        terms[given] = "given names"
+        terms[family] = "family name"
+    for record in DEMO_CUSTOMERS:
+        terms[record.details.email] = "email"
+        terms[record.details.phone] = "phone"
+        terms[record.details.street_address] = "street address"
+    return terms
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """Everything a handler could write of `record`: message, args, extra, traceback."""
+    extra = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+    formatted = logging.Formatter().format(record)  # the message and any traceback
+    return " | ".join([formatted, repr(record.msg), repr(record.args), repr(extra)])
+
+
+@pytest.mark.parametrize("database", ["memory", "sqlite"])
+def test_registrations_log_no_personal_data(
+    database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every demo person's walk, a refused form and a failed login: no record names anyone."""
+    clock = ManualClock()
+    url = "memory:" if database == "memory" else f"sqlite:///{tmp_path / 'logs.sqlite3'}"
+    config = WebConfig(
+        regflow=Config(database_url=url, demo=True, simulated_bank_url=SIM_BANK_PATH),
+        hasher=Argon2Hasher.insecure_fast(),
+        clock=clock,
+        secret_key=b"k" * 32,
+    )
+    caplog.set_level(logging.DEBUG)
+    site = Site(config, clock=clock)
+    for record in DEMO_CUSTOMERS[:3]:  # Anna-Liisa, Oskari, Matti: completed
+        site.client.cookies.clear()
+        site.to_details(record.personal_id)
+        site.submit(password="short")  # refused: every field error logged, if anything is
+        site.submit()
+        site.event("approve")
+        assert 'data-testid="page-completed"' in site.page
+        site.get("/login")
+        site.post("/login", {"email": record.details.email, "password": "Wrong-Password-1"})
+        site.post("/login", {"email": record.details.email, "password": PASSWORD})
+    for personal_id in DEMO_PEOPLE:  # again: already registered, customer service, ...
+        site.client.cookies.clear()
+        site.identify(personal_id)
+    assert caplog.records, "nothing was logged: the scan would prove nothing"
+    terms = personal_terms()
+    found = [
+        (what, record.name, record.getMessage())
+        for record in caplog.records
+        for term, what in terms.items()
+        if term.lower() in record_text(record).lower()
+    ]
+    assert found == []
