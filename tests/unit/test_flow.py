@@ -568,6 +568,31 @@ def test_outbox_retries_with_backoff_and_sends_once(ports: Ports) -> None:
     assert [m.message_id for m in mailer.sent] == [confirmation_message_id(flow.id)]
 
 
+def test_confirmation_email_greets_by_the_first_given_name(ports: Ports) -> None:
+    """"Anna Liisa Virtanen" is greeted as Anna, neither by every given name nor the family name."""
+    flow = RegistrationFlow.start(ports, language="en")
+    identify(flow, ports, "131052-308T")
+    flow.confirm_personal_id()
+    assert flow.prefilled is not None
+    details = attrs.evolve(flow.prefilled, given_names="Anna Liisa", language="en")
+    flow.submit_details(details, GOOD_PASSWORD)
+    flow.approve(flow.review_token or "")
+    assert deliver_pending_emails(ports) == 1
+    mailer = ports.mailer
+    assert isinstance(mailer, RecordingMailer)
+    (sent,) = mailer.sent
+    assert "Hello Anna," in sent.text
+
+
+def test_a_failed_identification_drops_the_bank_attempt(ports: Ports) -> None:
+    """After the bank reports an error, the flow keeps no state, nonce or secret of the attempt."""
+    flow = RegistrationFlow.start(ports)
+    redirect = flow.select_bank("nordea")
+    flow.complete_identification(bank(ports).fail(redirect))
+    assert flow.state is State.choosing_bank
+    assert flow.data.pending is None
+
+
 def test_confirmation_email_is_in_the_flow_language(ports: Ports) -> None:
     """With no language chosen in phase 3, the email is in the flow's language, text and HTML."""
     flow = RegistrationFlow.start(ports, language="sv")

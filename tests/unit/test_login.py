@@ -405,3 +405,56 @@ def test_failures_are_counted_in_the_login_attempts_port() -> None:
     accounts = service.ports.accounts
     assert isinstance(accounts, InMemoryAccountStore)
     assert accounts.login_attempt_log == {}
+
+
+def checks_made(service: RegistrationService, email: str, password: str) -> int:
+    """How many password checks a refused login made (0: refused before any hash)."""
+    hasher = service.ports.hasher
+    assert isinstance(hasher, CountingHasher)
+    before = hasher.verifications
+    with pytest.raises(LoginFailed):
+        service.authenticate(email, password, client_address=OWNER)
+    return hasher.verifications - before
+
+
+def test_input_no_account_can_match_costs_no_password_check() -> None:
+    """Overlong emails, control characters and lone surrogates are refused before hashing;
+    input just inside each limit is checked like any other wrong password."""
+    service = registered(hasher=CountingHasher(Argon2Hasher.insecure_fast()))
+    local = "a" * (320 - len("@example.fi"))
+    assert checks_made(service, local + "@example.fi", "wrong password 1") == 1  # 320: checked
+    assert checks_made(service, "a" + local + "@example.fi", "wrong password 1") == 0  # 321
+    assert checks_made(service, "anna\x00@example.fi", "wrong password 1") == 0
+    assert checks_made(service, "anna\x7f@example.fi", "wrong password 1") == 0
+    assert checks_made(service, "anna\ud800@example.fi", "wrong password 1") == 0
+    assert checks_made(service, EMAIL, "wrong \ud800 password") == 0
+
+
+def test_the_policys_max_length_bounds_what_a_login_checks() -> None:
+    """With a policy allowing at most 64 characters, a 65-character password is never checked;
+    with a policy that names no limit, the default of 128 applies."""
+    strict = registered(hasher=CountingHasher(Argon2Hasher.insecure_fast()))
+    strict = RegistrationService(
+        attrs.evolve(strict.ports, policy=attrs.evolve(strict.ports.policy, max_length=64)),
+        strict.storage,
+    )
+    assert checks_made(strict, EMAIL, "x" * 64) == 1
+    assert checks_made(strict, EMAIL, "x" * 65) == 0
+
+    class NoLimit:
+        """Rules that say nothing of a maximum length."""
+
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            if name == "max_length":
+                raise AttributeError(name)
+            return getattr(self.inner, name)
+
+    default = registered(hasher=CountingHasher(Argon2Hasher.insecure_fast()))
+    default = RegistrationService(
+        attrs.evolve(default.ports, policy=NoLimit(default.ports.policy)), default.storage
+    )
+    assert checks_made(default, EMAIL, "x" * 128) == 1
+    assert checks_made(default, EMAIL, "x" * 129) == 0
