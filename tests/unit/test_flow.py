@@ -569,7 +569,7 @@ def test_outbox_retries_with_backoff_and_sends_once(ports: Ports) -> None:
 
 
 def test_confirmation_email_greets_by_the_first_given_name(ports: Ports) -> None:
-    """"Anna Liisa Virtanen" is greeted as Anna, neither by every given name nor the family name."""
+    """A person named Anna Liisa is greeted as Anna: not by every given name, not by surname."""
     flow = RegistrationFlow.start(ports, language="en")
     identify(flow, ports, "131052-308T")
     flow.confirm_personal_id()
