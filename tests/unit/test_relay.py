@@ -113,6 +113,31 @@ def test_relay_loop_delivers_until_stopped(ports: Ports) -> None:
     assert len(mailer(ports).sent) == 1
 
 
+def test_relay_loop_drains_full_batches_at_once_and_counts_them_all(ports: Ports) -> None:
+    """A full batch means more may be waiting: the loop goes on without its pause, and returns
+    the sum of every pass."""
+    for n in range(3):
+        message = EmailMessage(f"m{n}", f"p{n}@example.fi", "Subject", "Text", "<p>Text</p>", "fi")
+        store(ports).outbox[message.message_id] = OutboxMessage(message)
+    assert len(ports.outbox.pending_messages(clock(ports).now(), 10)) == 3
+    stop = threading.Event()
+    total: list[int] = []
+    # an hour's pause: only passes that found a full batch can follow each other in time
+    thread = threading.Thread(
+        target=lambda: total.append(relay_loop(ports, stop=stop, interval=3600, limit=1))
+    )
+    thread.start()
+    for _ in range(300):
+        if len(mailer(ports).sent) == 3:
+            break
+        threading.Event().wait(0.01)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert total == [3]
+    assert len(mailer(ports).sent) == 3
+
+
 def test_relay_loop_lets_bugs_through(ports: Ports) -> None:
     """An error that is not an outage ends the loop instead of being swallowed."""
 
