@@ -8,13 +8,16 @@ email; nothing answers 500.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import os
 import secrets
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +26,13 @@ import sqlalchemy as sa
 pytestmark = [pytest.mark.slow]
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """`asyncio.run` on a thread of its own: the browser tests' session-wide Playwright keeps an
+    event loop running on the main thread, where `asyncio.run` refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 def load_module() -> ModuleType:
@@ -76,7 +86,7 @@ def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
     with load.server(url, 2, len(records), secret, tmp_path / "metrics") as served:
         workers = served.workers()
         assert len(workers) == 2
-        asyncio.run(run(served.base, workers))
+        run_in_own_loop(run(served.base, workers))
         assert killed
         assert completed | failed == set(email_of)
 
@@ -96,7 +106,7 @@ def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
             for person in sorted(failed):
                 await restart(person)
 
-        asyncio.run(restart_all())
+        run_in_own_loop(restart_all())
 
     assert 500 not in timings.statuses, dict(timings.statuses)
     engine = sa.create_engine(url)
