@@ -290,3 +290,30 @@ def test_workers_run_the_factory_without_the_in_app_relay(monkeypatch: pytest.Mo
     assert options["workers"] == 3
     assert os.environ["REGFLOW_WEB_RELAY"] == "0"
     assert callable(app_from_env)
+
+
+_STARTUP = """
+import gc
+from starlette.testclient import TestClient
+from regflow_web import create_app
+app = create_app()
+templates = app.state.web.templates
+cached = lambda: min(len(env.cache or {}) for env in templates.values())
+before = (gc.get_freeze_count(), cached())
+with TestClient(app):  # runs the lifespan, as a server does
+    print(before, gc.get_freeze_count() > 50_000, cached() == len(templates["sv"].list_templates()))
+"""
+
+
+def test_each_process_warms_up_and_freezes_its_startup_objects_before_serving() -> None:
+    """The lifespan compiles every template of every language and gc.freeze()s what it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTUP],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(0,", "0)", "True", "True"]
