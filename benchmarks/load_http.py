@@ -106,7 +106,9 @@ def make_app() -> object:
     """The app each worker builds (`uvicorn --factory load_http:make_app`), from the
     environment: `LOAD_CUSTOMERS` customers, `LOAD_BANK_SECRET`, and the `REGFLOW_*` variables."""
     from regflow_web import WebConfig, create_app
+    from regflow_web.logs import configure_logging
 
+    configure_logging(os.environ)  # as `app_from_env` does: REGFLOW_WEB_LOG_*
     config = WebConfig.from_env(
         bank=SignedBank(os.environ["LOAD_BANK_SECRET"].encode()),
         customers=InMemoryCustomerDirectory(customers(int(os.environ["LOAD_CUSTOMERS"]))),
@@ -242,9 +244,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iterator[Served]:
+def server(  # noqa: PLR0917  # the run's figures, each its own
+    url: str, workers: int, n: int, secret: bytes, metrics: Path, logs: Path | None = None
+) -> Iterator[Served]:
     """`uvicorn --workers` serving the app on `url`'s database, until the block ends; the
-    workers' Prometheus metrics in the folder `metrics` (multiprocess mode)."""
+    workers' Prometheus metrics in the folder `metrics` (multiprocess mode); with `logs`, the
+    server's stderr in that file, JSON lines at DEBUG (one record per request)."""
     from regflow.bootstrap import init_database
 
     init_database(url)  # once, before the workers: they need not race to create it
@@ -261,12 +266,16 @@ def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iter
         "LOAD_BANK_SECRET": secret.decode(),
     }
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    if logs is not None:
+        env |= {"REGFLOW_WEB_LOG_FORMAT": "json", "REGFLOW_WEB_LOG_LEVEL": "DEBUG"}
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "load_http:make_app",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    process = subprocess.Popen(command, env=env)  # noqa: S603  # this interpreter, fixed arguments
+    sink = contextlib.ExitStack()
+    stderr = sink.enter_context(logs.open("ab")) if logs is not None else None
+    process = subprocess.Popen(command, env=env, stderr=stderr)  # noqa: S603  # this interpreter, fixed arguments
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -283,6 +292,7 @@ def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iter
     finally:
         process.terminate()
         process.wait(timeout=30)
+        sink.close()
 
 
 def quantile(values: list[float], q: float) -> float:

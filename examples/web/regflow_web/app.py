@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
@@ -58,6 +59,7 @@ from regflow.bootstrap import App, bootstrap
 from regflow.errors import MESSAGES
 from regflow_web import i18n
 from regflow_web.config import SIM_BANK_PATH, WebConfig
+from regflow_web.logs import configure_logging
 from regflow_web.operations import Metrics, RequestMetrics, readiness
 from regflow_web.security import (
     CLIENT_COOKIE,
@@ -310,7 +312,9 @@ def app_from_env() -> FastAPI:
 
     `uvicorn --factory regflow_web.app:app_from_env --workers 4`, or gunicorn with
     `-k uvicorn_worker.UvicornWorker 'regflow_web.app:app_from_env()'` (examples/web/README.md).
+    Logging as `REGFLOW_WEB_LOG_FORMAT` and `REGFLOW_WEB_LOG_LEVEL` say (`regflow_web.logs`).
     """
+    configure_logging(os.environ)
     return create_app(WebConfig.from_env())
 
 
