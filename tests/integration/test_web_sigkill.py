@@ -20,7 +20,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -72,11 +71,11 @@ def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
         async def user() -> None:
             while not queue.empty():
                 person = queue.get_nowait()
-                async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                async with load.Browser(base) as client:
                     try:
                         await load.register(client, timings, person, secret)
                         completed.add(person)
-                    except (RuntimeError, httpx.HTTPError):
+                    except load.DRIVER_ERRORS:
                         failed.add(person)
                 if len(completed) >= 4 and not killed:
                     os.kill(workers[0], signal.SIGKILL)
@@ -93,7 +92,7 @@ def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
         assert completed | failed == set(email_of)
 
         async def restart(person: str) -> None:
-            async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
+            async with load.Browser(served.base) as client:
                 refusal = ""
                 try:
                     await load.register(client, timings, person, secret)
@@ -101,7 +100,7 @@ def test_sigkill_of_one_worker_loses_and_duplicates_nothing(
                     refusal = str(error)
                 if refusal:
                     assert "/register/already-registered" in refusal, refusal
-                    page = await client.get("/register/already-registered")
+                    page = await client.request("GET", "/register/already-registered")
                     assert 'data-testid="page-already_registered"' in page.text
 
         async def restart_all() -> None:
