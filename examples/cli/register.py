@@ -639,9 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             service, database = open_service(args, resources)
         # ArgumentError, ConfigError (UnsupportedDatabaseUrl): a URL regflow cannot use
         except (ArgumentError, ConfigError) as error:
-            if not isinstance(error, RegflowError):
-                error = UnsupportedDatabaseUrl("", malformed=True)
-            text = error.message(args.language)
+            known = error if isinstance(error, RegflowError) else None
+            text = (known or UnsupportedDatabaseUrl("", malformed=True)).message(args.language)
             print(f"register.py: {text}", file=sys.stderr)
             return EXIT_BAD_DATABASE_URL
         # DatabaseUnavailable, SchemaMissing: their message says which; ImportError: no driver
