@@ -191,6 +191,8 @@ class Ctx:
                 [self.web.regflow.ports.settings.customer_service], self.language
             ),
             demo=self.web.config.regflow.demo,
+            signed_in=self.web.signer.session_account(self.request.cookies.get(SESSION_COOKIE))
+            is not None,
             **values,
         )
         return self.finish(HTMLResponse(html, status_code=status))
