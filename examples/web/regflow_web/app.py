@@ -534,6 +534,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             200 if request else 400,
             request=request,
             bank_name=names.get(request.bank_id, "") if request else "",
+            here=f"{SIM_BANK_PATH}?{urlencode({'state': state})}" if request else SIM_BANK_PATH,
             people=sorted(bank.people.items()),
             hints=DEMO_HINTS,
         )
