@@ -206,7 +206,8 @@ def test_login_with_the_new_account_lists_its_contracts(site: Site) -> None:
     """After registering, log in with email and password: service selection lists contracts."""
     site.register(ANNA)
     site.get("/login")
-    assert '<footer' in site.page and 'href="/login"' in site.page.split("<footer", 1)[1]
+    assert "<footer" in site.page
+    assert 'href="/login"' in site.page.split("<footer", 1)[1]
     site.post("/login", {"email": "anna-liisa.virtanen@example.fi", "password": PASSWORD})
     assert 'data-testid="page-services"' in site.page
     assert 'data-testid="contract-E-100001-1"' in site.page
