@@ -229,10 +229,12 @@ class Config:
                 customers_http = HttpCustomersConfig.from_env(env)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
-        try:
-            rate_limits = RateLimits.from_env(env)
-        except ValueError as error:
-            raise ConfigError(str(error)) from error
+        rate_limits = None
+        if "rate_limits" not in overrides:
+            try:
+                rate_limits = RateLimits.from_env(env)
+            except ValueError as error:
+                raise ConfigError(str(error)) from error
         values: dict[str, Any] = {
             "customers_http": customers_http,
             "database_url": env.get("REGFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL,

@@ -1,8 +1,9 @@
 """In-memory adapters: a working fake for every port (`demo_ports()` is in `regflow.bootstrap`).
 
 `InMemoryAccountStore` implements three ports at once: `AccountStore`, `Outbox` and
-`LoginAttempts`. The demo customers live in `regflow.demo` and the real clock in
-`regflow.clock`; both are re-exported here under their old names.
+`LoginAttempts`; `InMemoryRateLimitStorage` counts the rate limits (`regflow.ratelimit`). The
+demo customers live in `regflow.demo` and the real clock in `regflow.clock`; both are
+re-exported here under their old names.
 
 These are regflow's testing support (like stamina's `set_testing`): unit tests, property tests,
 the demo and users' own tests run the real flow against them. Each fake stores what it received
