@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from regflow.adapters.sql._engine import CONFIGURED_SQLITE
 from regflow.adapters.sql._errors import committing, translate
-from regflow.adapters.sql._schema import rate_limits_table
+from regflow.adapters.sql._schema import UtcDateTime, rate_limits_table
 from regflow.adapters.sql._unit import Autocommit
 from regflow.errors import AdapterError
 
@@ -55,6 +55,7 @@ class SqlRateLimitStorage(limits.storage.Storage):
         super().__init__()
         self._scope = Autocommit(engine)
         self._clock = clock
+        self._upsert = _upsert(postgresql if engine.dialect.name == "postgresql" else sqlite)
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -64,24 +65,15 @@ class SqlRateLimitStorage(limits.storage.Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add `amount` to the key's counter, starting a window of `expiry` seconds when the
         last one has ended; the new count."""
-        table = rate_limits_table
         now = self._clock.now()
-        dialect = postgresql if self._scope.engine.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(table).values(
-            key=key, hits=amount, expires_at=now + dt.timedelta(seconds=expiry)
-        )
-        ended = table.c.expires_at <= now
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "hits": sa.case((ended, insert.excluded.hits), else_=table.c.hits + amount),
-                "expires_at": sa.case(
-                    (ended, insert.excluded.expires_at), else_=table.c.expires_at
-                ),
-            },
-        ).returning(table.c.hits)
+        values = {
+            "key": key,
+            "amount": amount,
+            "now": now,
+            "end": now + dt.timedelta(seconds=expiry),
+        }
         with translate(_PORT), self._scope.single.connect() as connection:
-            hits = connection.execute(statement).scalar_one()
+            hits = connection.execute(self._upsert, values).scalar_one()
             with committing(_PORT):
                 connection.commit()
         return int(hits)
@@ -108,7 +100,7 @@ class SqlRateLimitStorage(limits.storage.Storage):
         """Whether the table answers."""
         try:
             with translate(_PORT), self._scope.reading() as connection:
-                connection.execute(sa.select(sa.func.count()).select_from(rate_limits_table))
+                connection.execute(sa.select(rate_limits_table.c.key).limit(1)).all()
         except AdapterError:
             return False
         return True
@@ -128,3 +120,24 @@ class SqlRateLimitStorage(limits.storage.Storage):
     def _delete(self, where: sa.ColumnElement[bool]) -> int:
         with translate(_PORT), self._scope.writing() as connection:
             return int(connection.execute(rate_limits_table.delete().where(where)).rowcount)
+
+
+def _upsert(dialect: Any) -> sa.Executable:
+    """The hit's statement (the module's), built once: its values are bound per call."""
+    table = rate_limits_table
+    insert = dialect.insert(table).values(
+        key=sa.bindparam("key"),
+        hits=sa.bindparam("amount"),
+        expires_at=sa.bindparam("end", type_=UtcDateTime),
+    )
+    ended = table.c.expires_at <= sa.bindparam("now", type_=UtcDateTime)
+    statement: sa.Executable = insert.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "hits": sa.case(
+                (ended, insert.excluded.hits), else_=table.c.hits + insert.excluded.hits
+            ),
+            "expires_at": sa.case((ended, insert.excluded.expires_at), else_=table.c.expires_at),
+        },
+    ).returning(table.c.hits)
+    return statement
