@@ -662,7 +662,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         return JSONResponse({"ok": True})  # SecurityHeaders: no-store
 
     def readyz() -> Response:  # in the thread pool, like every handler that does I/O
-        ready, body = readiness(web.regflow.storage)
+        limiter = web.service.rate_limiter
+        ready, body = readiness(web.regflow.storage, limiter.storage if limiter else None)
         return JSONResponse(body, 200 if ready else 503)  # SecurityHeaders: no-store
 
     def metrics() -> Response:
