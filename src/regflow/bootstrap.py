@@ -401,7 +401,11 @@ def bootstrap(
         )
         limiter = None
         if config.rate_limits.enabled:
-            counters = rate_limit_storage or _rate_limit_storage(storage, clock)
+            counters = (
+                rate_limit_storage
+                if rate_limit_storage is not None
+                else _rate_limit_storage(storage, clock)
+            )
             limiter = RateLimiter(counters, config.rate_limits, clock)
         service = RegistrationService(ports, storage, rate_limiter=limiter)
     except BaseException:
