@@ -83,6 +83,19 @@ def test_readyz_is_503_schema_missing_without_the_tables(tmp_path: Path) -> None
     assert site.client.get("/healthz").status_code == 200  # the process is still up
 
 
+def test_readyz_is_503_schema_missing_without_the_rate_limits_table(tmp_path: Path) -> None:
+    """The rate limits' counters are part of the schema: without their table, 503."""
+    path = tmp_path / "old.sqlite3"
+    site = sqlite_site(path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE regflow_rate_limits")
+    response = site.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"ready": False, "reason": "schema_missing"}
+    site.get("/")
+    assert site.post("/register/start", {"customer_type": "consumer"}).status_code == 503
+
+
 def test_readyz_is_503_database_unavailable_when_the_file_is_gone(tmp_path: Path) -> None:
     """A database that cannot be opened answers 503 database_unavailable, with its reason."""
     folder = tmp_path / "data"

@@ -11,6 +11,10 @@ How the app meets the library (DESIGN section 8):
   double-click) also answers 303 to the current page, with a notice; refused details re-render
   phase 3 with status 422 and every field error.
 - An expired or unknown flow gets the "expired, start again" page (status 410).
+- Starting a flow, submitting details (the password check) and logging in are rate limited
+  per client address by the library (`RateLimited`): 429 with `Retry-After` and the page
+  again, saying when to try; nothing is stored. The address is the connection's peer as
+  uvicorn reports it: behind a proxy, only with `--forwarded-allow-ips` naming that proxy.
 
 Handlers are plain functions run in the thread pool (the service does blocking I/O); only
 reading the form is awaited.
@@ -45,6 +49,7 @@ from regflow import (
     FlowNotFound,
     LoginFailed,
     LoginThrottled,
+    RateLimited,
     RegflowError,
     RegistrationFlow,
     RegistrationService,
@@ -361,8 +366,12 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.render("refused.html", 403, retry="/")
         try:
             flow = web.service.start(
-                language=ctx.language, customer_type=form.get("customer_type", "consumer")
+                language=ctx.language,
+                customer_type=form.get("customer_type", "consumer"),
+                client_address=_client_address(ctx),
             )
+        except RateLimited as error:
+            return rate_limited(ctx.render("start.html", 429, error=None, limited=error), error)
         except UnsupportedCustomerType as error:
             return start_page(ctx, status=422, error=error.message(ctx.language))
         except AdapterError:
@@ -452,13 +461,20 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
                     return ctx.redirect(flow.redirect.url)
                 if name == "submit_details":
                     entered = _details(form)
-                    flow = service.submit_details(flow_id, entered, form.get("password", ""))
+                    flow = service.submit_details(
+                        flow_id,
+                        entered,
+                        form.get("password", ""),
+                        client_address=_client_address(ctx),
+                    )
                 elif name == "approve":
                     flow = service.approve(flow_id, form.get("review_token", ""))
                 else:
                     flow = getattr(service, name)(flow_id)
             except DetailsRejected as rejected:
                 return details_rejected(ctx, flow_id, rejected, entered)
+            except RateLimited as error:
+                return details_limited(ctx, flow_id, error, entered)
             except FlowExpired:
                 ended(ctx)
                 return ctx.redirect("/register/expired")
@@ -484,6 +500,31 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.render("unavailable.html", 503)
         page = ui.page(flow, language=ctx.language, rejected=rejected, entered=entered)
         return show(ctx, flow, page, 422)
+
+    def details_limited(
+        ctx: Ctx, flow_id: str, error: RateLimited, entered: ContactDetails | None
+    ) -> Response:
+        """The details page again, as entered (the password is never sent back), with 429."""
+        try:
+            flow = web.service.view(flow_id)
+        except (FlowExpired, FlowNotFound):
+            return ctx.redirect("/register/expired")
+        except AdapterError:
+            return ctx.render("unavailable.html", 503)
+        if flow.state is not State.entering_details:
+            return ctx.redirect(STATE_PATHS[flow.state], notice="moved")
+        page = ui.page(flow, language=ctx.language, entered=entered)
+        return rate_limited(
+            ctx.render(
+                TEMPLATE_OF[flow.state],
+                429,
+                page=page,
+                csrf=ctx.csrf_flow(flow.id),
+                flow=flow,
+                limited=error,
+            ),
+            error,
+        )
 
     def refused(ctx: Ctx, error: RegflowError) -> Response:
         """303 to the page of the state the flow is in, saying why the event was refused."""
@@ -587,6 +628,9 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.render("refused.html", 403, retry="/login")
         try:
             account = _authenticate(web, ctx, email, form.get("password", ""))
+        except RateLimited as error:
+            page = ctx.render("login.html", 429, email=email, error=None, limited=error)
+            return rate_limited(page, error)
         except LoginThrottled as error:
             return ctx.render("login.html", 429, email=email, error=error.message(ctx.language))
         except LoginFailed as error:
@@ -645,7 +689,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         return JSONResponse({"ok": True})  # SecurityHeaders: no-store
 
     def readyz() -> Response:  # in the thread pool, like every handler that does I/O
-        ready, body = readiness(web.regflow.storage)
+        limiter = web.service.rate_limiter
+        ready, body = readiness(web.regflow.storage, limiter.storage if limiter else None)
         return JSONResponse(body, 200 if ready else 503)  # SecurityHeaders: no-store
 
     def metrics() -> Response:
@@ -658,9 +703,22 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
 
 def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Account:
     """`RegistrationService.authenticate` with the client's address, which the throttle counts
-    failures by (behind a proxy, run uvicorn with `--proxy-headers` so that this is the user's)."""
+    failures by and the rate limit logins by."""
+    return web.service.authenticate(email, password, client_address=_client_address(ctx))
+
+
+def _client_address(ctx: Ctx) -> str | None:
+    """The client's address as the server reports it: the connection's peer, or behind a
+    proxy the address the proxy forwarded, when uvicorn was told to trust that proxy
+    (`--forwarded-allow-ips`). X-Forwarded-For is never read here: any client can send one."""
     client = ctx.request.client
-    return web.service.authenticate(email, password, client_address=client.host if client else None)
+    return client.host if client else None
+
+
+def rate_limited(response: Response, error: RateLimited) -> Response:
+    """`response` (a 429 page) with the `Retry-After` of the spent limit."""
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _details(form: Mapping[str, str]) -> ContactDetails:
