@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from regflow import Argon2Hasher
+from regflow import Argon2Hasher, DatabaseUnavailable
 from regflow.adapters.memory import ManualClock
 from regflow.bootstrap import Config
 from regflow_web import WebConfig
@@ -330,3 +330,32 @@ def test_each_process_warms_up_and_freezes_its_startup_objects_before_serving() 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["(0,", "0)", "True", "True"]
+
+
+def test_a_database_outage_mid_registration_answers_503_and_the_flow_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event or the bank callback whose unit of work fails answers the "unavailable" page,
+    even when the database is back a moment later; never a 500 nor a misleading step. Then the
+    same form goes through."""
+    site = sqlite_site(tmp_path / "outage.sqlite3")
+    site.to_details(ANNA)
+    details = site.page
+    storage = site.web.regflow.storage
+    working = storage.unit_of_work
+
+    def down_once() -> object:
+        monkeypatch.setattr(storage, "unit_of_work", working)  # back for the next call
+        raise DatabaseUnavailable("storage", "connection_refused")
+
+    for request in (
+        site.submit,
+        lambda: site.client.get("/register/callback", params={"state": "s", "code": "c"}),
+    ):
+        monkeypatch.setattr(storage, "unit_of_work", down_once)
+        answer = request()
+        assert answer.status_code == 503
+        assert 'data-testid="page-unavailable"' in answer.text
+    site.page = details
+    site.submit()
+    assert 'data-testid="page-reviewing"' in site.page

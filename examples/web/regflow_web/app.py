@@ -475,29 +475,32 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
                 return details_rejected(ctx, flow_id, rejected, entered)
             except RateLimited as error:
                 return details_limited(ctx, flow_id, error, entered)
-            except FlowExpired:
-                ended(ctx)
-                return ctx.redirect("/register/expired")
-            except FlowNotFound:
-                return ctx.redirect("/register/expired")
-            except AdapterError:
-                return ctx.render("unavailable.html", 503)
-            except RegflowError as error:  # refused: the flow is as it was; show where it is
-                return refused(ctx, error)
+            except RegflowError as error:
+                return not_done(ctx, error)
             web.metrics.transition(flow)
             return ctx.redirect(STATE_PATHS[flow.state])
 
         return post
+
+    def not_done(ctx: Ctx, error: RegflowError) -> Response:
+        """The answer to an event the service refused (the flow is as it was) or could not
+        find, or to storage that failed: every event's and the callback's."""
+        if isinstance(error, FlowExpired):
+            ended(ctx)
+            return ctx.redirect("/register/expired")
+        if isinstance(error, FlowNotFound):
+            return ctx.redirect("/register/expired")
+        if isinstance(error, AdapterError):
+            return ctx.render("unavailable.html", 503)
+        return refused(ctx, error)  # show where the flow is, and why
 
     def details_rejected(
         ctx: Ctx, flow_id: str, rejected: DetailsRejected, entered: ContactDetails | None
     ) -> Response:
         try:
             flow = web.service.view(flow_id)
-        except (FlowExpired, FlowNotFound):
-            return ctx.redirect("/register/expired")
-        except AdapterError:
-            return ctx.render("unavailable.html", 503)
+        except RegflowError as error:
+            return not_done(ctx, error)
         page = ui.page(flow, language=ctx.language, rejected=rejected, entered=entered)
         return show(ctx, flow, page, 422)
 
@@ -507,10 +510,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         """The details page again, as entered (the password is never sent back), with 429."""
         try:
             flow = web.service.view(flow_id)
-        except (FlowExpired, FlowNotFound):
-            return ctx.redirect("/register/expired")
-        except AdapterError:
-            return ctx.render("unavailable.html", 503)
+        except RegflowError as failed:
+            return not_done(ctx, failed)
         if flow.state is not State.entering_details:
             return ctx.redirect(STATE_PATHS[flow.state], notice="moved")
         page = ui.page(flow, language=ctx.language, entered=entered)
@@ -547,15 +548,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         answer = BankCallback({k[:64]: v[:MAX_FIELD_CHARS] for k, v in params})
         try:
             flow = web.service.complete_identification(flow_id, answer)
-        except FlowExpired:
-            ended(ctx)
-            return ctx.redirect("/register/expired")
-        except FlowNotFound:
-            return ctx.redirect("/register/expired")
-        except AdapterError:
-            return ctx.render("unavailable.html", 503)
         except RegflowError as error:
-            return refused(ctx, error)
+            return not_done(ctx, error)
         web.metrics.transition(flow)
         return ctx.redirect(STATE_PATHS[flow.state])
 
