@@ -77,6 +77,7 @@ def measure(url: str, rounds: int) -> tuple[Samples, Samples]:
         regflow=Config(database_url=url, demo=True, simulated_bank_url=SIM_BANK_PATH),
         hasher=Argon2Hasher.insecure_fast(),
         secret_key=b"b" * 32,
+        freeze_gc=True,  # as `WebConfig.from_env` for a server's worker
     )
     app = create_app(config)
     requests: Samples = defaultdict(list)

@@ -13,6 +13,7 @@ raises for a language; only `RegistrationFlow.start` refuses one, with `Unsuppor
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, Final, NamedTuple
@@ -109,6 +110,14 @@ MESSAGES: Final[Mapping[str, str]] = {
     "rate_limited": N_(
         "There have been too many requests from your network address. Please try again in "
         "{seconds} s."
+    ),
+    "rate_limited_minutes": N_(  # RateLimited.message for a wait over 2 minutes
+        "There have been too many requests from your network address. Please try again in "
+        "{minutes} min."
+    ),
+    "rate_limited_hours": N_(  # and over 2 hours
+        "There have been too many requests from your network address. Please try again in "
+        "{hours} h."
     ),
     # outcome reasons and warnings (Outcome.reason, Outcome.warnings)
     "bank_not_listed": N_(
@@ -518,3 +527,13 @@ class RateLimited(RegflowError):
         self.action = action
         self.retry_after = retry_after
         super().__init__(seconds=retry_after)
+
+    def message(self, language: str | None = "en") -> str:
+        """The wait in seconds up to 2 minutes, then in minutes up to 2 hours, then in hours
+        (each rounded up): "86400 s" says nothing to a person."""
+        wait = self.retry_after
+        if wait <= 2 * 60:
+            return super().message(language)
+        if wait <= 2 * 3600:
+            return message_for("rate_limited_minutes", language, minutes=math.ceil(wait / 60))
+        return message_for("rate_limited_hours", language, hours=math.ceil(wait / 3600))

@@ -147,12 +147,17 @@ def throttle_key(email: str) -> str:
     return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
 
 
+NOT_AN_ADDRESS: Final = "(not an IP address)"  # the one group of every such text
+
+
 def address_key(client_address: str | None) -> str | None:
     """The key an address's failures are counted under: a digest of the address's group.
 
     An IP address is its own group, but IPv6 addresses are grouped by their /64 network (one
     household or device usually holds a whole /64) and IPv4-mapped IPv6 addresses count as
-    the IPv4 address. Any other text is taken as it is.
+    the IPv4 address. Any other text (a header a proxy passed on, a test client's name) is one
+    group together: were each text its own, a client that can choose its text would get a new
+    count with every request.
     """
     if client_address is None:
         return None
@@ -160,7 +165,7 @@ def address_key(client_address: str | None) -> str | None:
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
-        group = text
+        group = NOT_AN_ADDRESS
     else:
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             group = str(ip.ipv4_mapped)

@@ -44,7 +44,7 @@ import attrs
 import limits
 from limits.strategies import FixedWindowRateLimiter
 
-from regflow.errors import RateLimited
+from regflow.errors import AdapterError, RateLimited
 from regflow.login import address_key
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ NAMESPACE: Final = "regflow"
 DEFAULT_START: Final = "30/minute"
 DEFAULT_PASSWORD: Final = "30/minute"  # noqa: S105  # the password check's limit, no password
 DEFAULT_LOGIN: Final = "30/minute"
+MAX_PERIOD_SECONDS: Final = 366 * 24 * 3600
 
 
 def parse_limit(value: str | None) -> tuple[limits.RateLimitItem, ...]:
@@ -80,6 +81,9 @@ def parse_limit(value: str | None) -> tuple[limits.RateLimitItem, ...]:
     for item in items:
         if item.amount < 1:
             msg = f"a rate limit allows at least 1 request, not {item!r}"
+            raise ValueError(msg)
+        if item.get_expiry() > MAX_PERIOD_SECONDS:  # "1/9000 years" would overflow a datetime
+            msg = f"a rate limit's period is at most a year, not {item!r}"
             raise ValueError(msg)
     return tuple(type(item)(item.amount, item.multiples, namespace=NAMESPACE) for item in items)
 
@@ -173,11 +177,16 @@ class RateLimiter:
         key = address_key(client_address)
         if not items or key is None:
             return
-        waits = [
-            self._retry_after(item, action, key)
-            for item in items
-            if not self._strategy.hit(item, action, key)
-        ]
+        try:
+            waits = [
+                self._retry_after(item, action, key)
+                for item in items
+                if not self._strategy.hit(item, action, key)
+            ]
+        except AdapterError:
+            raise
+        except self.storage.base_exceptions as error:  # another `limits` storage's failure
+            raise AdapterError("rate_limits", type(error).__name__) from error
         if waits:
             log.info("rate limited: %s from one address for %d s", action, max(waits))
             raise RateLimited(action=action, retry_after=max(waits))

@@ -7,7 +7,15 @@ import datetime as dt
 
 import pytest
 
-from regflow import Argon2Hasher, LoginFailed, RateLimited, RateLimiter, RateLimits, State
+from regflow import (
+    AdapterError,
+    Argon2Hasher,
+    LoginFailed,
+    RateLimited,
+    RateLimiter,
+    RateLimits,
+    State,
+)
 from regflow.adapters.memory import InMemoryRateLimitStorage, InMemoryStorage, ManualClock
 from regflow.bootstrap import Config, ConfigError, bootstrap, demo_app
 from regflow.login import address_key
@@ -44,7 +52,9 @@ def test_limits_are_read_as_limits_text() -> None:
     assert not RateLimits.off().enabled
 
 
-@pytest.mark.parametrize("text", ["30", "lots/minute", "30/fortnight", "0/minute", "-1/second"])
+@pytest.mark.parametrize(
+    "text", ["30", "lots/minute", "30/fortnight", "0/minute", "-1/second", "1/9000 years"]
+)
 def test_text_that_is_no_limit_is_refused(text: str) -> None:
     """A limit that cannot be read, or that allows nothing, is an error at once."""
     with pytest.raises(ValueError, match="rate limit"):
@@ -186,6 +196,40 @@ def test_the_message_says_when_in_each_language(language: str, text: str) -> Non
     assert text in RateLimited(action="start", retry_after=42).message(language)
 
 
+@pytest.mark.parametrize(
+    ("wait", "language", "text"),
+    [
+        (120, "en", "in 120 s."),
+        (121, "en", "in 3 min."),
+        (7200, "sv", "om 120 min."),
+        (7201, "fi", "uudelleen 3 h kuluttua."),
+        (86400, "en", "in 24 h."),
+    ],
+)
+def test_a_long_wait_is_said_in_minutes_or_hours(wait: int, language: str, text: str) -> None:
+    """Seconds up to 2 minutes, minutes up to 2 hours, then hours, each rounded up."""
+    assert RateLimited(action="login", retry_after=wait).message(language).endswith(text)
+
+
+def test_another_storage_s_failure_is_an_adapter_error() -> None:
+    """A `limits` storage other than regflow's (Redis, say) failing is `AdapterError`, which a
+    web handler answers as "unavailable", not an unknown exception."""
+
+    class Down(InMemoryRateLimitStorage):
+        @property
+        def base_exceptions(self) -> type[Exception]:
+            return ConnectionError
+
+        def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+            raise ConnectionError(key)
+
+    limiter = RateLimiter(Down(ManualClock()), RateLimits(start="5/minute"), ManualClock())
+    with pytest.raises(AdapterError) as raised:
+        limiter.hit("start", ADDRESS)
+    assert raised.value.port == "rate_limits"
+    assert raised.value.detail == "ConnectionError"
+
+
 def test_purging_the_service_s_counters() -> None:
     """`purge_rate_limits` drops the ended windows of the service's counters."""
     service = service_with(RateLimits(start="1/minute"))
@@ -197,3 +241,15 @@ def test_purging_the_service_s_counters() -> None:
     clock.advance(dt.timedelta(minutes=1))
     assert service.purge_rate_limits() == 2
     assert RegistrationService(service.ports, service.storage).purge_rate_limits() == 0
+
+
+def test_text_that_is_no_ip_address_is_one_group() -> None:
+    """Whatever a forged header says, text that is not an IP address counts together, apart
+    from every real address: a client choosing its text gets no new count per request."""
+    assert address_key("junk-1") == address_key("junk-2") == address_key("testclient")
+    assert address_key("junk-1") != address_key("203.0.113.7")
+    service = service_with(RateLimits(start="1/minute"))
+    service.start(client_address="junk-1")
+    with pytest.raises(RateLimited):
+        service.start(client_address="junk-2")
+    service.start(client_address="203.0.113.7")

@@ -308,8 +308,8 @@ def test_workers_run_the_factory_without_the_in_app_relay(monkeypatch: pytest.Mo
 _STARTUP = """
 import gc
 from starlette.testclient import TestClient
-from regflow_web import create_app
-app = create_app()
+from regflow_web import WebConfig, create_app
+app = create_app(WebConfig(freeze_gc=freeze))
 templates = app.state.web.templates
 cached = lambda: min(len(env.cache or {}) for env in templates.values())
 before = (gc.get_freeze_count(), cached())
@@ -318,10 +318,14 @@ with TestClient(app):  # runs the lifespan, as a server does
 """
 
 
-def test_each_process_warms_up_and_freezes_its_startup_objects_before_serving() -> None:
-    """The lifespan compiles every template of every language and gc.freeze()s what it loaded."""
+@pytest.mark.parametrize("freeze", [True, False])
+def test_each_process_warms_up_and_freezes_its_startup_objects_before_serving(
+    freeze: bool,  # the parameter
+) -> None:
+    """The lifespan compiles every template of every language and, with `freeze_gc`,
+    gc.freeze()s what it loaded; without, it freezes nothing."""
     result = subprocess.run(
-        [sys.executable, "-c", _STARTUP],
+        [sys.executable, "-c", f"freeze = {freeze}\n{_STARTUP}"],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         capture_output=True,
         text=True,
@@ -329,7 +333,7 @@ def test_each_process_warms_up_and_freezes_its_startup_objects_before_serving() 
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["(0,", "0)", "True", "True"]
+    assert result.stdout.split() == ["(0,", "0)", str(freeze), "True"]
 
 
 def test_a_database_outage_mid_registration_answers_503_and_the_flow_goes_on(
@@ -359,3 +363,12 @@ def test_a_database_outage_mid_registration_answers_503_and_the_flow_goes_on(
     site.page = details
     site.submit()
     assert 'data-testid="page-reviewing"' in site.page
+
+
+def test_a_server_s_config_freezes_the_startup_objects_unless_told_not_to() -> None:
+    """`WebConfig.from_env` (each worker's) freezes; `REGFLOW_WEB_GC_FREEZE=0` does not; a
+    `WebConfig` built in code (a test, an embedding) does not unless asked."""
+    env = {"REGFLOW_DEMO": "1"}
+    assert WebConfig.from_env(env).freeze_gc
+    assert not WebConfig.from_env({**env, "REGFLOW_WEB_GC_FREEZE": "0"}).freeze_gc
+    assert not WebConfig().freeze_gc

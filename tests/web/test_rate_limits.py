@@ -5,9 +5,13 @@ spent, with the page again and nothing stored."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+import pytest
 from starlette.testclient import TestClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+import regflow_web.app
 from regflow import RateLimits
 from regflow_web.security import FLOW_COOKIE
 from tests.web.site import PASSWORD, Site, form_values, text_of
@@ -118,3 +122,54 @@ def test_the_message_follows_the_language_cookie() -> None:
         site.get("/")
         site.post("/register/start", {"customer_type": "consumer"})
         assert text in (text_of(site.page, "rate-limited") or ""), language
+
+
+def start_via(app: object, peer: str, forwarded: str) -> int:
+    """Start a flow as a client whose connection comes from `peer` with `X-Forwarded-For`."""
+    client = TestClient(app, follow_redirects=False, client=(peer, 50000))  # type: ignore[arg-type]
+    page = client.get("/", headers={"x-forwarded-for": forwarded}).text
+    values = {**form_values(page, "/register/start"), "customer_type": "consumer"}
+    return client.post(
+        "/register/start", data=values, headers={"x-forwarded-for": forwarded}
+    ).status_code
+
+
+def test_behind_a_trusted_proxy_each_forwarded_address_counts_and_no_other_can_forge_one() -> None:
+    """Under uvicorn's proxy headers with its default trust (127.0.0.1, the README's set-up):
+    the proxy's forwarded addresses are counted apart; a client connecting directly is counted
+    by its own address whatever X-Forwarded-For it sends."""
+    site = Site(rate_limits=RateLimits(start="1/minute"))
+    proxied = ProxyHeadersMiddleware(site.app, trusted_hosts="127.0.0.1")
+    assert start_via(proxied, "127.0.0.1", "203.0.113.1") == 303
+    assert start_via(proxied, "127.0.0.1", "203.0.113.2") == 303
+    assert start_via(proxied, "127.0.0.1", "203.0.113.1") == 429
+    assert start_via(proxied, "192.0.2.7", "203.0.113.3") == 303
+    assert start_via(proxied, "192.0.2.7", "203.0.113.4") == 429
+
+
+def test_trusting_every_proxy_still_gives_a_forged_header_no_fresh_count() -> None:
+    """With `--forwarded-allow-ips='*'` uvicorn takes the header's first entry, which a client
+    writes itself where the proxy appends to the header: text that is no address counts as one
+    group, so forging "junk-N" buys nothing (a forged real address would: README, "Behind a
+    proxy")."""
+    site = Site(rate_limits=RateLimits(start="1/minute"))
+    proxied = ProxyHeadersMiddleware(site.app, trusted_hosts="*")
+    assert start_via(proxied, "127.0.0.1", "junk-1, 203.0.113.9") == 303
+    assert start_via(proxied, "127.0.0.1", "junk-2, 203.0.113.9") == 429
+
+
+def test_a_server_that_gives_no_address_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over a Unix socket the server reports no client: nothing can be counted, so the app
+    says so in its log, once per process, instead of limiting nobody in silence."""
+    monkeypatch.setattr(regflow_web.app, "_NO_ADDRESS", threading.Event())
+    site = Site(rate_limits=RateLimits(start="1/minute"))
+    nowhere = TestClient(site.app, follow_redirects=False, client=None)  # type: ignore[arg-type]
+    for _ in range(3):
+        page = nowhere.get("/").text
+        values = {**form_values(page, "/register/start"), "customer_type": "consumer"}
+        assert nowhere.post("/register/start", data=values).status_code == 303
+    warnings = [r for r in caplog.records if "gives no client address" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelname == "WARNING"

@@ -304,14 +304,18 @@ def prepare_process(web: Web) -> None:
     objects alive at startup (about 100 000: modules, catalogues, the password dictionaries)
     move out of the collector's generations, so that a full collection, which scanned them
     all for 35-90 ms in the middle of some request, scans only what requests left behind.
-    Runs in the app's lifespan, once per worker process.
+    Runs in the app's lifespan, once per worker process; the freeze only with
+    `WebConfig.freeze_gc` (`from_env`'s default), which is for a process that serves this app
+    alone: a frozen object is never collected, so in a test run or an embedding that builds
+    many apps each freeze would keep whatever was alive at the time.
     """
     web.regflow.service.warm_up()
     for env in web.templates.values():
         for name in env.list_templates(extensions=["html"]):
             env.get_template(name)
-    gc.collect()
-    gc.freeze()
+    if web.config.freeze_gc:
+        gc.collect()
+        gc.freeze()
 
 
 def app_from_env() -> FastAPI:
@@ -706,7 +710,19 @@ def _client_address(ctx: Ctx) -> str | None:
     proxy the address the proxy forwarded, when uvicorn was told to trust that proxy
     (`--forwarded-allow-ips`). X-Forwarded-For is never read here: any client can send one."""
     client = ctx.request.client
-    return client.host if client else None
+    if client is not None and client.host:
+        return client.host
+    if ctx.web.service.rate_limiter is not None and not _NO_ADDRESS.is_set():
+        _NO_ADDRESS.set()  # once per process: every request would say the same
+        log.warning(
+            "the server gives no client address (a Unix socket?): the rate limits and the "
+            "login throttle's count per address are off; serve over TCP, or behind a proxy "
+            "that uvicorn trusts (--forwarded-allow-ips)"
+        )
+    return None
+
+
+_NO_ADDRESS: Final = threading.Event()  # whether _client_address has warned
 
 
 def rate_limited(response: Response, error: RateLimited) -> Response:

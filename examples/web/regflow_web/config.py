@@ -41,6 +41,10 @@ class WebConfig:
     - `relay`: run the outbox relay in the app, every `relay_interval` seconds (the demo; in
       production run `regflow relay` beside the app instead). `REGFLOW_WEB_RELAY`.
     - `default_language`: when neither the language cookie nor Accept-Language names one.
+    - `freeze_gc`: at startup, after the warm-up, `gc.freeze()` the objects alive then
+      (`regflow_web.app.prepare_process`): for a process that serves this app and nothing else,
+      as a server's worker does (`from_env`: on; `REGFLOW_WEB_GC_FREEZE=0` turns it off). Off
+      by default, for an app built inside a process that does more (a test run, an embedding).
     - `hasher`, `clock`, `bank`, `customers`: passed to `bootstrap` (tests use a cheap hasher
       and a manual clock; the HTTP load benchmark its own customers and a bank every worker
       can answer).
@@ -54,6 +58,7 @@ class WebConfig:
     relay: bool = False
     relay_interval: float = 2.0
     default_language: str = "sv"
+    freeze_gc: bool = False
     hasher: PasswordHasher | None = None
     clock: Clock | None = None
     bank: BankIdentity | None = None
@@ -69,6 +74,7 @@ class WebConfig:
             "regflow": regflow,
             "secure_cookies": _flag(env, "REGFLOW_WEB_SECURE_COOKIES", default=False),
             "relay": _flag(env, "REGFLOW_WEB_RELAY", default=True),
+            "freeze_gc": _flag(env, "REGFLOW_WEB_GC_FREEZE", default=True),
         }
         if secret:
             if len(secret) < 32:

@@ -120,8 +120,9 @@ login_attempts_table: Final = sa.Table(
 )
 
 # Rate-limit counters (`regflow.ratelimit`, `SqlRateLimitStorage`): one row per `limits` key, a
-# digest of the client's address group in it, never the address itself; `hits` in the window
-# that ends at `expires_at`. Rows whose window ended are dead; the purge deletes them.
+# digest of the client's address group in it (unkeyed: pseudonymous), not the address; `hits`
+# in the window that ends at `expires_at`. Rows whose window ended are dead; the purge deletes
+# them.
 rate_limits_table: Final = sa.Table(
     "regflow_rate_limits",
     metadata,
