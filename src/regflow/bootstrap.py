@@ -51,7 +51,7 @@ import attrs
 from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
-from regflow.ports import Ports
+from regflow.ports import KeepsRateLimits, Ports
 from regflow.ratelimit import RateLimiter, RateLimits
 from regflow.service import RegistrationService
 from regflow.settings import Settings
@@ -441,15 +441,13 @@ def _rate_limit_storage(storage: Storage, clock: Clock) -> RateLimitStorage:
 
     if isinstance(storage, InMemoryStorage):
         return InMemoryRateLimitStorage(clock)
-    rate_limits = getattr(storage, "rate_limits", None)
-    if not callable(rate_limits):
+    if not isinstance(storage, KeepsRateLimits):
         msg = (
             f"{type(storage).__name__} keeps no rate limits: pass rate_limit_storage=... "
             "or Config(rate_limits=RateLimits.off())"
         )
         raise ConfigError(msg)
-    counters: RateLimitStorage = rate_limits(clock)
-    return counters
+    return storage.rate_limits(clock)
 
 
 def _close_all(closers: list[Closer]) -> None:

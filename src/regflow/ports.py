@@ -245,6 +245,25 @@ class LoginAttempts(Protocol):
 RateLimitStorage: TypeAlias = limits.storage.Storage
 
 
+@runtime_checkable
+class PurgesRateLimits(Protocol):
+    """A rate-limit storage that can delete its ended windows (regflow's two can)."""
+
+    def purge_expired(self) -> int:
+        """Delete the counters whose window has ended; returns how many."""
+        ...
+
+
+@runtime_checkable
+class KeepsRateLimits(Protocol):
+    """A `Storage` that can keep rate-limit counters beside its tables (`SqlStore`), for the
+    limits to be shared by every worker on its database."""
+
+    def rate_limits(self, clock: Clock) -> RateLimitStorage:
+        """A `limits` storage on this database, counting with `clock`."""
+        ...
+
+
 @attrs.frozen
 class StoredFlow:
     """A snapshot as stored, with the version to pass back to `FlowStore.save`."""

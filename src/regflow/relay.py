@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from regflow.errors import AdapterError
 from regflow.outbox import DEFAULT_LEASE, Backoff, OutboxPorts, deliver_pending_emails
+from regflow.ports import KeepsRateLimits, PurgesRateLimits
 
 if TYPE_CHECKING:
     from regflow.ports import FlowStore, LoginAttempts, Ports
@@ -215,11 +216,13 @@ def run(args: argparse.Namespace) -> int:  # pragma: no mutate block
         ports, store = app.ports, app.storage
         purge = store.flows if args.purge_expired else None
         purge_logins = store.login_attempts if args.purge_expired else None
-        counters = getattr(store, "rate_limits", None)
-        purge_rate_limits = (
-            counters(ports.clock).purge_expired
-            if args.purge_expired and callable(counters)
+        counters = (
+            store.rate_limits(ports.clock)
+            if args.purge_expired and isinstance(store, KeepsRateLimits)
             else None
+        )
+        purge_rate_limits = (
+            counters.purge_expired if isinstance(counters, PurgesRateLimits) else None
         )
         if args.once:
             try:

@@ -34,6 +34,7 @@ from regflow.login import LoginThrottle, authenticate, purge_login_attempts
 from regflow.machine import State
 from regflow.model import ContactDetails
 from regflow.policy import PersonalContext
+from regflow.ports import PurgesRateLimits
 from regflow.validation import validate_details
 
 if TYPE_CHECKING:
@@ -242,8 +243,7 @@ class RegistrationService:
         """Delete the rate limits' ended windows, when the limiter's storage can (regflow's
         can; `regflow relay --purge-expired` does it for the database); returns how many."""
         storage = self.rate_limiter.storage if self.rate_limiter is not None else None
-        purge = getattr(storage, "purge_expired", None)
-        return int(purge()) if callable(purge) else 0
+        return storage.purge_expired() if isinstance(storage, PurgesRateLimits) else 0
 
     def _limit(self, action: Action, client_address: str | None) -> None:
         if self.rate_limiter is not None:
