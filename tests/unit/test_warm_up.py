@@ -23,6 +23,8 @@ def _run(script: str) -> str:
 
 
 def test_warm_up_loads_the_catalogues_and_the_password_dictionaries_without_storage() -> None:
+    """In a fresh process: nothing loaded before, all nine catalogues and the dictionaries
+    after, and no store's method called."""
     out = _run(
         """
         from regflow import RegistrationService, _i18n

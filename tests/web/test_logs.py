@@ -107,6 +107,8 @@ def clean_logging() -> Iterator[None]:
 def test_json_logging_writes_one_object_per_record_with_its_extra_fields(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """JSON lines: the level, logger, message and `extra`; uvicorn's records through the same
+    handler; other libraries below WARNING left out; configuring twice adds no handler."""
     logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)  # as uvicorn does, in a worker
     configure_logging({"REGFLOW_WEB_LOG_FORMAT": "json", "REGFLOW_WEB_LOG_LEVEL": "debug"})
     configure_logging({"REGFLOW_WEB_LOG_FORMAT": "json", "REGFLOW_WEB_LOG_LEVEL": "debug"})
@@ -125,6 +127,7 @@ def test_json_logging_writes_one_object_per_record_with_its_extra_fields(
 
 @pytest.mark.usefixtures("clean_logging")
 def test_text_logging_is_the_default_at_info(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the variables: text at INFO, with the process id."""
     configure_logging({})
     logging.getLogger("regflow.flow").debug("hidden")
     logging.getLogger("regflow.flow").info("flow abc started")
@@ -143,5 +146,6 @@ def test_text_logging_is_the_default_at_info(capsys: pytest.CaptureFixture[str])
 def test_a_bad_logging_variable_is_a_config_error_naming_it(
     env: dict[str, str], named: str
 ) -> None:
+    """An unknown format or level stops the start, naming the variable."""
     with pytest.raises(ConfigError, match=named):
         configure_logging(env)

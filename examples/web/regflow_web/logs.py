@@ -50,6 +50,7 @@ def configure_logging(env: Mapping[str, str]) -> None:
             "{asctime}{levelname}{name}{process}{message}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level"},
+            json_ensure_ascii=False,  # UTF-8 lines: "Sähköposti", not "S\u00e4hk\u00f6posti"
         )
         if chosen == "json"
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
