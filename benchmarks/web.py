@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT / "examples" / "web"), str(ROOT)]
 
 from service import postgres_schema  # noqa: E402  # benchmarks/service.py, the scratch schema
 
-from regflow import Argon2Hasher  # noqa: E402
+from regflow import Argon2Hasher, RateLimits  # noqa: E402
 from regflow.bootstrap import Config  # noqa: E402
 from regflow_web import WebConfig, create_app  # noqa: E402
 from regflow_web.config import SIM_BANK_PATH  # noqa: E402
@@ -74,7 +74,14 @@ def measure(url: str, rounds: int) -> tuple[Samples, Samples]:
     from tests.web.site import Site
 
     config = WebConfig(
-        regflow=Config(database_url=url, demo=True, simulated_bank_url=SIM_BANK_PATH),
+        regflow=Config(
+            database_url=url,
+            demo=True,
+            simulated_bank_url=SIM_BANK_PATH,
+            # on, so that each request pays for its hit, but far above what a run reaches from
+            # its one client: the defaults (30/minute) refused the 31st round
+            rate_limits=RateLimits(*["100000/minute"] * 3),
+        ),
         hasher=Argon2Hasher.insecure_fast(),
         secret_key=b"b" * 32,
         freeze_gc=True,  # as `WebConfig.from_env` for a server's worker
