@@ -34,6 +34,9 @@ Environment (`Config.from_env`):
 - `REGFLOW_RATE_LIMIT_START`, `_PASSWORD`, `_LOGIN` ("30/minute", or `off`) and
   `REGFLOW_RATE_LIMITS=off`: the rate limits per client address (`regflow.ratelimit.RateLimits`),
   counted in the database (in memory for `memory:`)
+- `REGFLOW_DIGEST_KEY`: 32 or more characters, the same for every worker: the key of the
+  digests the login throttle and the rate limits store for emails and addresses
+  (`Config.digest_key`); unset, unkeyed
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 import attrs
 
 from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
+from regflow.login import LoginThrottle
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
 from regflow.ports import KeepsRateLimits, Ports
@@ -160,6 +164,24 @@ class DatabaseTimeouts:
         }
 
 
+MIN_DIGEST_KEY_BYTES: Final = 32
+
+
+def _digest_key(_instance: object, _attribute: object, value: bytes) -> None:
+    if value and len(value) < MIN_DIGEST_KEY_BYTES:
+        msg = f"the digest key must be at least {MIN_DIGEST_KEY_BYTES} bytes, or empty"
+        raise ConfigError(msg)
+
+
+def _digest_key_from_env(env: Mapping[str, str]) -> bytes:
+    """`REGFLOW_DIGEST_KEY` as bytes (UTF-8); unset or empty: no key."""
+    value = env.get("REGFLOW_DIGEST_KEY", "").strip().encode("utf-8")
+    if value and len(value) < MIN_DIGEST_KEY_BYTES:
+        msg = f"REGFLOW_DIGEST_KEY must be at least {MIN_DIGEST_KEY_BYTES} characters"
+        raise ConfigError(msg)
+    return value
+
+
 @attrs.frozen
 class Config:
     """What to build: storage, bank, mailer, demo data and the operator's settings.
@@ -180,6 +202,10 @@ class Config:
     - `rate_limits`: requests per client address on starting flows, checking passwords and
       logging in (`RateLimits.off()`: none); counted where the storage is, so that every
       worker on one database shares them.
+    - `digest_key`: the key of the digests under which the login throttle and the rate limits
+      count emails and client addresses (HMAC-SHA256; at least 32 bytes, the same for every
+      worker); empty: unkeyed SHA-256, which whoever reads those tables can reverse by trying
+      candidates (every IPv4 address, a list of emails).
     """
 
     database_url: str = MEMORY_URL
@@ -198,6 +224,7 @@ class Config:
     customers_http: HttpCustomersConfig | None = None
     database_timeouts: DatabaseTimeouts = attrs.field(factory=DatabaseTimeouts)
     rate_limits: RateLimits = attrs.field(factory=RateLimits)
+    digest_key: bytes = attrs.field(default=b"", repr=False, validator=_digest_key)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -245,6 +272,7 @@ class Config:
             "demo": _flag(env, "REGFLOW_DEMO"),
             "database_timeouts": DatabaseTimeouts.from_env(env),
             "rate_limits": rate_limits,
+            "digest_key": _digest_key_from_env(env),
         }
         return cls(**{**values, **overrides})
 
@@ -406,8 +434,13 @@ def bootstrap(
                 if rate_limit_storage is not None
                 else _rate_limit_storage(storage, clock)
             )
-            limiter = RateLimiter(counters, config.rate_limits, clock)
-        service = RegistrationService(ports, storage, rate_limiter=limiter)
+            limiter = RateLimiter(counters, config.rate_limits, clock, digest_key=config.digest_key)
+        service = RegistrationService(
+            ports,
+            storage,
+            rate_limiter=limiter,
+            login_throttle=LoginThrottle(digest_key=config.digest_key),
+        )
     except BaseException:
         _close_all(closers)
         raise

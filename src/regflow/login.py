@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import ipaddress
 import logging
 import secrets
@@ -101,6 +102,9 @@ class LoginThrottle:
     max_delay: dt.timedelta = attrs.field(default=dt.timedelta(minutes=15), validator=_positive)
     window: dt.timedelta = attrs.field(default=dt.timedelta(hours=24), validator=_positive)
     remember: dt.timedelta = attrs.field(default=dt.timedelta(days=30), validator=_positive)
+    # the key of the digests under which failures are counted (`throttle_key`, `address_key`);
+    # empty: unkeyed SHA-256 (README "Rate limits", "Addresses")
+    digest_key: bytes = attrs.field(default=b"", repr=False)
 
     def delay(self, failures: int, free: int) -> dt.timedelta:
         """How long after the latest of `failures` failures the next attempt waits."""
@@ -142,15 +146,26 @@ class LoginThrottle:
         return max(times, default=None)
 
 
-def throttle_key(email: str) -> str:
+def digest(data: bytes, key: bytes = b"") -> str:
+    """HMAC-SHA256 of `data` under `key`, or with no key plain SHA-256 (hex).
+
+    Unkeyed, a digest of an email or an IPv4 address can be found again by trying candidates
+    (pseudonymous); keyed, not without the key (`Config.digest_key`, `REGFLOW_DIGEST_KEY`).
+    """
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+def throttle_key(email: str, key: bytes = b"") -> str:
     """The key an account's failures are counted under: a digest of the normalised email."""
-    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+    return digest(email_key(email).encode("utf-8"), key)
 
 
 NOT_AN_ADDRESS: Final = "(not an IP address)"  # the one group of every such text
 
 
-def address_key(client_address: str | None) -> str | None:
+def address_key(client_address: str | None, key: bytes = b"") -> str | None:
     """The key an address's failures are counted under: a digest of the address's group.
 
     An IP address is its own group, but IPv6 addresses are grouped by their /64 network (one
@@ -173,7 +188,7 @@ def address_key(client_address: str | None) -> str | None:
             group = str(ipaddress.IPv6Network((ip, 64), strict=False))
         else:
             group = str(ip)
-    return hashlib.sha256(("address:" + group).encode("utf-8", "surrogatepass")).hexdigest()
+    return digest(("address:" + group).encode("utf-8", "surrogatepass"), key)
 
 
 def max_password_length(ports: Ports) -> int:
@@ -202,7 +217,8 @@ def authenticate(
         log.info("login failed: input no account can match")
         raise LoginFailed
     attempts, now = ports.login_attempts, ports.clock.now()
-    account_key, addr_key = throttle_key(email), address_key(client_address)
+    account_key = throttle_key(email, throttle.digest_key)
+    addr_key = address_key(client_address, throttle.digest_key)
     reservation = attempts.reserve_login_attempt(
         LoginAttempt(account_key, addr_key, now),
         since=now - throttle.window,

@@ -158,10 +158,13 @@ class RateLimiter:
     storage does the counting, atomically.
     """
 
-    def __init__(self, storage: LimitsStorage, limits_: RateLimits, clock: Clock) -> None:
+    def __init__(
+        self, storage: LimitsStorage, limits_: RateLimits, clock: Clock, *, digest_key: bytes = b""
+    ) -> None:
         self.storage = storage
         self.limits = limits_
         self.clock = clock
+        self.digest_key = digest_key  # the address digests' key (`regflow.login.digest`)
         self._strategy = FixedWindowRateLimiter(storage)
         self._items: dict[Action, tuple[limits.RateLimitItem, ...]] = {
             action: limits_.items(action) for action in ACTIONS
@@ -174,7 +177,7 @@ class RateLimiter:
         `AdapterError` when the storage cannot count (the request then fails like any other
         request without its database)."""
         items = self._items[action]
-        key = address_key(client_address)
+        key = address_key(client_address, self.digest_key)
         if not items or key is None:
             return
         try:
