@@ -29,7 +29,7 @@ from regflow.adapters.memory import (
 )
 from regflow.emails import confirmation_message_id
 from regflow.login import LoginThrottle
-from regflow.outbox import OutboxPorts
+from regflow.outbox import DEFAULT_LEASE, OutboxPorts
 from regflow.ports import LoginAttempt
 from regflow.relay import relay_loop
 from tests.flows import clock, flow_in
@@ -169,6 +169,44 @@ def test_relay_loop_pauses_after_a_batch_short_of_the_limit(ports: Ports) -> Non
     stop = StopAfter(1)
     assert relay_loop(ports, stop=stop, interval=7, limit=2) == 1
     assert stop.pauses == [7]
+
+
+class RecordingOutbox(InMemoryAccountStore):
+    """An in-memory outbox that records the lease of every claim (one claim per message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leases: list[dt.timedelta] = []
+
+    def claim_messages(
+        self, now: dt.datetime, limit: int, lease_until: dt.datetime
+    ) -> list[OutboxMessage]:
+        self.leases.append(lease_until - now)
+        return super().claim_messages(now, limit, lease_until)
+
+
+def test_relay_loop_passes_its_batch_lease_and_backoff_on() -> None:
+    """A pass claims at most `limit` messages, each for `lease`, and reschedules a refused send
+    after `backoff`; by default 100 messages, the outbox's default lease, a 5-second pause."""
+    outbox = RecordingOutbox()
+    for n in range(101):
+        message = EmailMessage(f"m{n}", "p@example.fi", "Subject", "Text", "<p>Text</p>", "fi")
+        outbox.outbox[message.message_id] = OutboxMessage(message)
+    mailer = RecordingMailer()
+    mailer.outage = True
+    clock = ManualClock()
+    ports = OutboxPorts(outbox=outbox, mailer=mailer, clock=clock)
+    stop = StopAfter(1)
+    assert relay_loop(ports, stop=stop) == 0
+    assert (outbox.leases, stop.pauses) == ([DEFAULT_LEASE] * 100, [5.0])
+    assert outbox.outbox["m0"].next_attempt_at == clock.now() + Backoff().delay(1)
+    outbox.leases.clear()
+    clock.advance(dt.timedelta(days=1))
+    backoff = Backoff(first=dt.timedelta(seconds=7), limit=dt.timedelta(seconds=7))
+    lease = dt.timedelta(seconds=42)
+    assert relay_loop(ports, stop=StopAfter(1), limit=3, lease=lease, backoff=backoff) == 0
+    assert outbox.leases == [lease] * 3
+    assert outbox.outbox["m0"].next_attempt_at == clock.now() + dt.timedelta(seconds=7)
 
 
 def test_relay_loop_purges_expired_flows_each_pass(
