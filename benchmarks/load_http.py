@@ -3,17 +3,23 @@
     .venv/bin/python benchmarks/load_http.py [--registrations N] [--users M] [--workers W]
         [--postgres-url URL] [--time-limit S]
 
-A bounded asyncio driver over httpx rather than Locust: the load is a fixed count of complete
+A bounded asyncio driver over aiohttp rather than Locust: the load is a fixed count of complete
 registrations (not a rate for a duration), each a browser without JavaScript walking the pages
 with its own cookies, and the figure wanted is registrations/s beside the argon2 rate measured
-in the same run, which a small driver prints without a second process tree. Loopback only.
+in the same run, which a small driver prints without a second process tree. Loopback only. The
+driver shares the machine's cores with the server, so its own cost counts: aiohttp's client
+took 0.25-0.33 ms of CPU per request where httpx's took 1.3-1.5 ms (a GET of /healthz, the
+same run), and Locust's workers would cost more again.
 
 Each backend (SQLite in a scratch file, PostgreSQL in a scratch schema when it answers) gets its
 own server: `uvicorn --factory load_http:make_app --workers W` with the real argon2id hasher,
 `N` generated customers, the relay off, and a simulated bank every worker can answer (its codes
-are signed, not kept in one process's memory, unlike the demo's). Then, in the same run, W
-processes hash with argon2id at once: the hash-bound rate. Printed: registrations/s, that rate,
-their ratio, and p50/p99 per page as the client sees it (the details POST, which hashes, apart),
+are signed, not kept in one process's memory, unlike the demo's). The rate limits stay on,
+counted in the database as in production, at 100000/minute per address so that the one
+address all users share is never refused (`LOAD_RATE_LIMITS=off` turns them off, to compare).
+Then, in the same run, W processes hash with argon2id at once: the hash-bound rate. Printed:
+registrations/s, that rate, their ratio, and p50/p99 per page as the client sees it (the
+details POST, which hashes, apart),
 beside the mean time inside the app (the workers' /metrics, in prometheus' multiprocess mode):
 what the client sees beyond that is queueing for a core, the loopback and the client itself.
 
@@ -45,9 +51,16 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "examples" / "web"), str(ROOT), str(HERE)]
 
+import aiohttp  # noqa: E402
 import attrs  # noqa: E402
-import httpx  # noqa: E402
-from service import customers, parallel_hash_rate, postgres_schema  # noqa: E402
+import httpx  # noqa: E402  # the few requests outside the load: readiness, /metrics
+from service import (  # noqa: E402
+    customers,
+    local_postgres_cpu,
+    parallel_hash_rate,
+    postgres_schema,
+)
+from tests.web.site import form_values  # noqa: E402  # imported here: not inside the measured run
 
 from regflow import (  # noqa: E402
     BankCallback,
@@ -106,7 +119,9 @@ def make_app() -> object:
     """The app each worker builds (`uvicorn --factory load_http:make_app`), from the
     environment: `LOAD_CUSTOMERS` customers, `LOAD_BANK_SECRET`, and the `REGFLOW_*` variables."""
     from regflow_web import WebConfig, create_app
+    from regflow_web.logs import configure_logging
 
+    configure_logging(os.environ)  # as `app_from_env` does: REGFLOW_WEB_LOG_*
     config = WebConfig.from_env(
         bank=SignedBank(os.environ["LOAD_BANK_SECRET"].encode()),
         customers=InMemoryCustomerDirectory(customers(int(os.environ["LOAD_CUSTOMERS"]))),
@@ -126,26 +141,58 @@ class Timings:
         self.statuses: dict[int, int] = defaultdict(int)
 
 
+@attrs.frozen
+class Answer:
+    """What the driver reads of a response."""
+
+    status_code: int
+    location: str
+    text: str
+
+
+class Browser:
+    """One user's browser without JavaScript: its own cookies, redirects not followed."""
+
+    def __init__(self, base_url: str) -> None:
+        self._session = aiohttp.ClientSession(
+            base_url,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # unsafe: cookies for 127.0.0.1 too
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
+
+    async def __aenter__(self) -> Browser:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._session.close()
+
+    async def request(self, method: str, path: str, data: dict[str, str] | None = None) -> Answer:
+        """One request; the whole body read."""
+        async with self._session.request(method, path, data=data, allow_redirects=False) as r:
+            return Answer(r.status, r.headers.get("location", ""), await r.text())
+
+
+# what a registration raises when the server refuses, drops or does not answer it
+DRIVER_ERRORS: tuple[type[Exception], ...] = (RuntimeError, aiohttp.ClientError, TimeoutError)
+
+
 async def request(
-    client: httpx.AsyncClient,
+    client: Browser,
     timings: Timings,
     method: str,
     path: str,
     data: dict[str, str] | None = None,
-) -> httpx.Response:
+) -> Answer:
     """One request, timed under its page's name (the path without its query)."""
     started = time.perf_counter()
-    response = await client.request(method, path, data=data)
+    response = await client.request(method, path, data)
     timings.pages[f"{method} {urlsplit(path).path}"].append(time.perf_counter() - started)
     timings.statuses[response.status_code] += 1
     return response
 
 
-async def register(
-    client: httpx.AsyncClient, timings: Timings, personal_id: str, secret: bytes
-) -> None:
+async def register(client: Browser, timings: Timings, personal_id: str, secret: bytes) -> None:
     """One complete registration, page by page, as a browser without JavaScript."""
-    from tests.web.site import form_values
 
     async def page(path: str) -> str:
         response = await request(client, timings, "GET", path)
@@ -156,7 +203,7 @@ async def register(
 
     async def post(path: str, data: dict[str, str], expect: str) -> str:
         response = await request(client, timings, "POST", path, data)
-        location = response.headers.get("location", "")
+        location = response.location
         if response.status_code != 303 or not location.startswith(expect):
             msg = f"POST {path}: {response.status_code} {location}"
             raise RuntimeError(msg)
@@ -175,8 +222,8 @@ async def register(
     response = await request(
         client, timings, "GET", f"/register/callback?{urlencode({'state': state, 'code': code})}"
     )
-    if response.headers.get("location") != "/register/personal-id":
-        msg = f"callback: {response.status_code} {response.headers.get('location')}"
+    if response.location != "/register/personal-id":
+        msg = f"callback: {response.status_code} {response.location}"
         raise RuntimeError(msg)
     confirm = await page("/register/personal-id")
     await submit(confirm, "/register/confirm_personal_id", "/register/details")
@@ -201,11 +248,11 @@ async def drive(
         nonlocal completed
         while not queue.empty():
             person = queue.get_nowait()
-            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            async with Browser(base_url) as client:
                 try:
                     await register(client, timings, person, secret)
                     completed += 1
-                except (RuntimeError, httpx.HTTPError) as error:
+                except DRIVER_ERRORS as error:
                     timings.errors[type(error).__name__ + ": " + str(error)[:80]] += 1
 
     started = time.perf_counter()
@@ -241,10 +288,20 @@ class Served:
         ]
 
 
+def rate_limit_env(limit: str) -> dict[str, str]:
+    """The workers' `REGFLOW_RATE_LIMIT_*` variables: `limit` on every action (or off)."""
+    if limit == "off":
+        return {"REGFLOW_RATE_LIMITS": "off"}
+    return {f"REGFLOW_RATE_LIMIT_{action}": limit for action in ("START", "PASSWORD", "LOGIN")}
+
+
 @contextlib.contextmanager
-def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iterator[Served]:
+def server(  # noqa: PLR0917  # the run's figures, each its own
+    url: str, workers: int, n: int, secret: bytes, metrics: Path, logs: Path | None = None
+) -> Iterator[Served]:
     """`uvicorn --workers` serving the app on `url`'s database, until the block ends; the
-    workers' Prometheus metrics in the folder `metrics` (multiprocess mode)."""
+    workers' Prometheus metrics in the folder `metrics` (multiprocess mode); with `logs`, the
+    server's stderr in that file, JSON lines at DEBUG (one record per request)."""
     from regflow.bootstrap import init_database
 
     init_database(url)  # once, before the workers: they need not race to create it
@@ -257,16 +314,26 @@ def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iter
         "REGFLOW_DEMO": "0",
         "REGFLOW_WEB_RELAY": "0",
         "REGFLOW_WEB_SECRET": secrets.token_urlsafe(32),
+        # every user of the benchmark is 127.0.0.1: limits on (their counting is part of
+        # the cost measured) but far above what a run reaches; LOAD_RATE_LIMITS=off to compare
+        **rate_limit_env(os.environ.get("LOAD_RATE_LIMITS", "100000/minute")),
         "LOAD_CUSTOMERS": str(n),
         "LOAD_BANK_SECRET": secret.decode(),
     }
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    env |= (
+        {"REGFLOW_WEB_LOG_FORMAT": "json", "REGFLOW_WEB_LOG_LEVEL": "DEBUG"}
+        if logs is not None
+        else {"REGFLOW_WEB_LOG_LEVEL": "WARNING"}  # the benchmark's own output stays readable
+    )
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "load_http:make_app",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    process = subprocess.Popen(command, env=env)  # noqa: S603  # this interpreter, fixed arguments
+    sink = contextlib.ExitStack()
+    stderr = sink.enter_context(logs.open("ab")) if logs is not None else None
+    process = subprocess.Popen(command, env=env, stderr=stderr)  # noqa: S603  # this interpreter, fixed arguments
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -283,6 +350,42 @@ def server(url: str, workers: int, n: int, secret: bytes, metrics: Path) -> Iter
     finally:
         process.terminate()
         process.wait(timeout=30)
+        sink.close()
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds (user and system) used so far by the processes `pids` (Linux's /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: the 14th and 15th fields
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@attrs.frozen
+class Cpu:
+    """CPU seconds used during the load, per party."""
+
+    workers: float
+    driver: float
+    database: float | None  # a PostgreSQL server on this machine; None for SQLite (in-process)
+
+    @classmethod
+    def now(cls, workers: Sequence[int], url: str) -> Cpu:
+        """The counters as they are now."""
+        return cls(cpu_seconds(workers), time.process_time(), local_postgres_cpu(_pg(url)))
+
+    def __sub__(self, before: Cpu) -> Cpu:
+        database = (
+            None
+            if self.database is None or before.database is None
+            else self.database - before.database
+        )
+        return Cpu(self.workers - before.workers, self.driver - before.driver, database)
+
+
+def _pg(url: str) -> str | None:
+    return url if url.startswith("postgresql") else None
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -316,6 +419,7 @@ def report(  # noqa: PLR0917  # one row of figures
     timings: Timings,
     hash_rate: float,
     inside: dict[str, float],
+    cpu: tuple[Cpu, int],
 ) -> None:
     """The backend's figures."""
     rate = completed / seconds
@@ -323,6 +427,9 @@ def report(  # noqa: PLR0917  # one row of figures
         f"\n{name}: {completed} registrations in {seconds:.1f} s = {rate:.1f}/s; argon2id "
         f"{hash_rate:.1f}/s with as many processes as workers; ratio {rate / hash_rate:.2f}"
     )
+    used, workers = cpu
+    if completed:
+        report_cpu(used, completed, workers, hash_rate)
     for error, count in timings.errors.items():
         print(f"  error x{count}: {error}")
     print(f"  {'page':<36} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'mean':>7} {'in app':>7}")
@@ -341,6 +448,41 @@ def report(  # noqa: PLR0917  # one row of figures
     if others:
         p99_all = quantile(others, 0.99) * 1000
         print(f"  every page but the hash's: p99 {p99_all:.1f} ms (target <= 20 ms)")
+
+
+def hash_cpu_ms(rounds: int = 10) -> float:
+    """CPU ms of one argon2id hash at the app's parameters, in this process (CPU time, not wall
+    time: what the other jobs on the machine do does not change it much)."""
+    from regflow import Argon2Hasher
+
+    hasher = Argon2Hasher()
+    hasher.hash("warm-up")
+    started = time.process_time()
+    for i in range(rounds):
+        hasher.hash(f"{PASSWORD}{i}")
+    return (time.process_time() - started) / rounds * 1000
+
+
+def report_cpu(used: Cpu, completed: int, workers: int, hash_rate: float) -> None:
+    """Where the machine's CPU went, per registration, and the ratio that leaves possible."""
+    per = 1000 / completed
+    hash_ms = hash_cpu_ms()
+    database = used.database * per if used.database is not None else 0.0
+    total = used.workers * per + used.driver * per + database
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU ms per registration: workers {used.workers * per:.1f} (the hash {hash_ms:.1f}, "
+        f"the rest {used.workers * per - hash_ms:.1f}), driver {used.driver * per:.1f}"
+        + (f", PostgreSQL {database:.1f}" if used.database is not None else "")
+        + f"; total {total:.1f} on {cores} cores"
+    )
+    # at best every core is busy: cores / total registrations/s, against the hash-bound
+    # workers / hash_ms (each hashing process on a core of its own)
+    ceiling = min(1.0, cores * hash_ms / (workers * total))
+    print(
+        f"  the ratio this CPU budget allows on this machine: {ceiling:.2f}; hash-bound rate "
+        f"from the hash's CPU: {1000 * workers / hash_ms:.1f}/s (measured: {hash_rate:.1f}/s)"
+    )
 
 
 def main() -> None:
@@ -368,12 +510,15 @@ def main() -> None:
         for name, url in backends:
             metrics = Path(folder) / f"metrics-{name}"
             with server(url, args.workers, n, secret, metrics) as served:
+                pids = served.workers()
+                before = Cpu.now(pids, url)
                 seconds, completed, timings = asyncio.run(
                     drive(served.base, people, args.users, secret, args.time_limit)
                 )
+                used = Cpu.now(pids, url) - before
                 inside = server_means(httpx.get(f"{served.base}/metrics", timeout=10).text)
             hash_rate = parallel_hash_rate(args.workers, args.hash_rounds)
-            report(name, seconds, completed, timings, hash_rate, inside)
+            report(name, seconds, completed, timings, hash_rate, inside, (used, len(pids)))
 
 
 if __name__ == "__main__":

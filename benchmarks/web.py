@@ -89,15 +89,15 @@ def measure(url: str, rounds: int) -> tuple[Samples, Samples]:
 
     site = Site(config)
     site.app, site.web = app, app.state.web
-    site.client = TestClient(wrapper, follow_redirects=False)
     templates: Samples = defaultdict(list)
-    with timed_templates(templates):
+    # `with`: the app's lifespan runs, as under a server (its warm-up and gc.freeze, see
+    # regflow_web.app.prepare_process); it closes the storage at the end
+    with TestClient(wrapper, follow_redirects=False) as site.client, timed_templates(templates):
         for _ in range(rounds):
             site.client.cookies.clear()
             site.to_details("131052-308T")
             site.submit()
             site.event("cancel")
-    site.web.regflow.close()
     return requests, templates
 
 

@@ -49,6 +49,7 @@ from regflow.adapters.memory import (
     InMemoryCustomerDirectory,
     InMemoryFlowStore,
     InMemoryStorage,
+    ManualClock,
     RecordingMailer,
     SystemClock,
 )
@@ -457,3 +458,31 @@ def race_guesses(url: str, email: str, processes: int, guesses: int) -> list[tup
     """`processes` processes guess `email`'s password `guesses` times each, at once; returns
     each one's (password checks, outcome codes)."""
     return _race(processes, worker_guess, lambda _: (url, email, guesses))
+
+
+def worker_start_flows(url: str, limit: str, starts: int, barrier: Any, results: Any) -> None:
+    """A worker as `bootstrap` builds one on `url`, with `limit` on starting flows: wait for
+    the others, then start `starts` flows from one address; report the outcome codes."""
+    from regflow.bootstrap import Config, bootstrap
+    from regflow.ratelimit import RateLimits
+
+    config = Config(database_url=url, create_schema=False, rate_limits=RateLimits(start=limit))
+    clock = ManualClock()  # every worker's starts at the same moment: one window for all
+    with bootstrap(
+        config,
+        customers=InMemoryCustomerDirectory([]),
+        clock=clock,
+        hasher=Argon2Hasher.insecure_fast(),
+    ) as app:
+        barrier.wait(timeout=60)
+        codes = [
+            _outcome(lambda: app.service.start(client_address="198.51.100.20"))[0]
+            for _ in range(starts)
+        ]
+    results.put(codes)
+
+
+def race_starts(url: str, processes: int, limit: str, starts: int) -> list[list[str]]:
+    """`processes` workers start `starts` flows each at once from one address, under `limit`;
+    returns each one's outcome codes."""
+    return _race(processes, worker_start_flows, lambda _: (url, limit, starts))

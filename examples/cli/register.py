@@ -75,19 +75,6 @@ from regflow.bootstrap import (
 )
 from regflow.demo import DEMO_PEOPLE
 
-# Phase 3's fields, in the guide's order.
-FIELDS: Final = (
-    "given_names",
-    "family_name",
-    "email",
-    "phone",
-    "street_address",
-    "postal_code",
-    "post_office",
-    "language",
-    "marketing_consent",
-)
-
 # The simulated bank's demo people, and what identifying as each of them leads to.
 DEMO_HINTS: Final = {
     "131052-308T": "hint_completes",
@@ -323,7 +310,7 @@ class Registration:
             except DetailsRejected as rejected:
                 self.term.say(self.t("fix"))
                 for problem in rejected.errors:
-                    label = self.t(f"field_{problem.field}")
+                    label = ui.text(f"field.{problem.field}", self.language)
                     self.term.say(f"  - {label}: {problem.message(self.language)}")
                 bad = rejected.field_codes()
                 fields = [f for f in names if f in bad]
@@ -338,9 +325,11 @@ class Registration:
         required = self.required
         changes: dict[str, Any] = {}  # str for text fields, bool for the consent
         for name in names:
-            label = self.t(f"field_{name}") + ("*" if name in required else "")
+            label = ui.text(f"field.{name}", self.language) + ("*" if name in required else "")
             if name == "email":
                 label += f" ({self.t('username_hint')})"
+            if name == "language":
+                label += " (sv/fi/en)"
             if name == "marketing_consent":
                 changes[name] = self.ask_yes_no(label, default=details.marketing_consent)
                 continue
@@ -381,15 +370,10 @@ class Registration:
 
     def review(self, flow: RegistrationFlow) -> RegistrationFlow:
         """Phase 4: the details as they will be saved; Approve, Edit or cancel."""
-        details = flow.details
-        assert details is not None  # noqa: S101  # reviewing always has details
         self.term.say()
         self.term.say(self.t("phase4"))
-        for name in FIELDS:
-            value = getattr(details, name)
-            if isinstance(value, bool):
-                value = self.t("yes") if value else self.t("no")
-            self.term.say(f"  {self.t(f'field_{name}') + ':':<32} {value}")
+        for row in ui.page(flow, language=self.language).summary:  # the library's review rows
+            self.term.say(f"  {row.label + ':':<32} {row.value}")
         self.term.note(self.t("review_note"))
         answer = self.choose(
             [("1", self.t("approve")), ("2", self.t("edit")), (CANCEL, self.t("cancel"))]
@@ -439,7 +423,7 @@ class Registration:
         self.term.say(self.t("completed"))
         self.term.say(self.t("username", username=account.username))
         if outcome.changed_fields:
-            fields = ", ".join(self.t(f"field_{f}") for f in outcome.changed_fields)
+            fields = ", ".join(ui.text(f"field.{f}", self.language) for f in outcome.changed_fields)
             self.term.note(self.t("changed_fields", fields=fields))
         for warning in outcome.warnings:
             self.term.say(f"! {self.t.get(f'warning_{warning}', warning)}")
@@ -655,9 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             service, database = open_service(args, resources)
         # ArgumentError, ConfigError (UnsupportedDatabaseUrl): a URL regflow cannot use
         except (ArgumentError, ConfigError) as error:
-            if not isinstance(error, RegflowError):
-                error = UnsupportedDatabaseUrl("", malformed=True)
-            text = error.message(args.language)
+            known = error if isinstance(error, RegflowError) else None
+            text = (known or UnsupportedDatabaseUrl("", malformed=True)).message(args.language)
             print(f"register.py: {text}", file=sys.stderr)
             return EXIT_BAD_DATABASE_URL
         # DatabaseUnavailable, SchemaMissing: their message says which; ImportError: no driver

@@ -25,6 +25,7 @@ from regflow.errors import (
     InvalidTransition,
     LoginFailed,
     LoginThrottled,
+    RateLimited,
     RegflowError,
     SchemaMissing,
     SnapshotInvalid,
@@ -64,6 +65,7 @@ from regflow.model import (
 )
 from regflow.outbox import Backoff, OutboxPorts, deliver_pending_emails
 from regflow.ports import Ports
+from regflow.ratelimit import RateLimiter, RateLimits
 from regflow.security import SecurityEvents
 from regflow.service import RegistrationService
 from regflow.settings import Settings
@@ -114,6 +116,9 @@ __all__ = [
     "PendingContract",
     "Ports",
     "PublicAccount",
+    "RateLimited",
+    "RateLimiter",
+    "RateLimits",
     "RegflowError",
     "RegistrationFlow",
     "RegistrationService",

@@ -98,6 +98,14 @@ def catalogue(domain: str, language: str) -> gettext.NullTranslations:
         return gettext.GNUTranslations(fp)
 
 
+def load_catalogues() -> None:
+    """Load every domain's catalogue for every language now, not at its first message."""
+    for entry in (resources.files("regflow") / "locale" / "sv" / "LC_MESSAGES").iterdir():
+        if entry.name.endswith(".mo"):
+            for language in LANGUAGES:
+                catalogue(entry.name.removesuffix(".mo"), language)
+
+
 def translate(domain: str, msgid: str, language: object, /, **params: object) -> str:
     """Translate `msgid` into `language` and fill in its `{named}` placeholders.
 

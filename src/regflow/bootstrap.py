@@ -31,6 +31,9 @@ Environment (`Config.from_env`):
 - `REGFLOW_DATABASE_CONNECT_TIMEOUT`, `REGFLOW_DATABASE_STATEMENT_TIMEOUT`,
   `REGFLOW_DATABASE_LOCK_TIMEOUT` (seconds, or `off`), `REGFLOW_SQLITE_BUSY_TIMEOUT` (seconds):
   the SQL storage's `DatabaseTimeouts`
+- `REGFLOW_RATE_LIMIT_START`, `_PASSWORD`, `_LOGIN` ("30/minute", or `off`) and
+  `REGFLOW_RATE_LIMITS=off`: the rate limits per client address (`regflow.ratelimit.RateLimits`),
+  counted in the database (in memory for `memory:`)
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
 from regflow.ports import Ports
+from regflow.ratelimit import RateLimiter, RateLimits
 from regflow.service import RegistrationService
 from regflow.settings import Settings
 
@@ -66,6 +70,7 @@ if TYPE_CHECKING:
         Mailer,
         PasswordHasher,
         PasswordRules,
+        RateLimitStorage,
         Storage,
     )
 
@@ -172,6 +177,9 @@ class Config:
     - `customers_http`: the customer data system's HTTP API (`HttpCustomerDirectory`); it
       replaces the demo customers as the directory.
     - `database_timeouts`: the SQL storage's connect, statement and lock timeouts.
+    - `rate_limits`: requests per client address on starting flows, checking passwords and
+      logging in (`RateLimits.off()`: none); counted where the storage is, so that every
+      worker on one database shares them.
     """
 
     database_url: str = MEMORY_URL
@@ -189,6 +197,7 @@ class Config:
     create_schema: bool = True
     customers_http: HttpCustomersConfig | None = None
     database_timeouts: DatabaseTimeouts = attrs.field(factory=DatabaseTimeouts)
+    rate_limits: RateLimits = attrs.field(factory=RateLimits)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -220,6 +229,12 @@ class Config:
                 customers_http = HttpCustomersConfig.from_env(env)
             except ValueError as error:
                 raise ConfigError(str(error)) from error
+        rate_limits = None
+        if "rate_limits" not in overrides:
+            try:
+                rate_limits = RateLimits.from_env(env)
+            except ValueError as error:
+                raise ConfigError(str(error)) from error
         values: dict[str, Any] = {
             "customers_http": customers_http,
             "database_url": env.get("REGFLOW_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -229,6 +244,7 @@ class Config:
             "smtp": smtp,
             "demo": _flag(env, "REGFLOW_DEMO"),
             "database_timeouts": DatabaseTimeouts.from_env(env),
+            "rate_limits": rate_limits,
         }
         return cls(**{**values, **overrides})
 
@@ -340,8 +356,12 @@ def bootstrap(
     clock: Clock | None = None,
     hasher: PasswordHasher | None = None,
     policy: PasswordRules | None = None,
+    rate_limit_storage: RateLimitStorage | None = None,
 ) -> App:
     """Build the `App` that `config` describes; each keyword given replaces what it would build.
+
+    `rate_limit_storage` (any `limits` storage, e.g. its Redis one) replaces the counters in
+    the database (or in memory) that `config.rate_limits` are counted in.
 
     Raises `ConfigError` for a configuration it cannot build (an unknown database URL scheme,
     `bank="oidc"` without `oidc`, `mailer="smtp"` without `smtp`, no customer directory).
@@ -379,7 +399,15 @@ def bootstrap(
             clock=clock,
             settings=config.settings,
         )
-        service = RegistrationService(ports, storage)
+        limiter = None
+        if config.rate_limits.enabled:
+            counters = (
+                rate_limit_storage
+                if rate_limit_storage is not None
+                else _rate_limit_storage(storage, clock)
+            )
+            limiter = RateLimiter(counters, config.rate_limits, clock)
+        service = RegistrationService(ports, storage, rate_limiter=limiter)
     except BaseException:
         _close_all(closers)
         raise
@@ -404,6 +432,24 @@ def bootstrap_outbox(
     )
     ports = OutboxPorts(outbox=storage.outbox, mailer=mailer, clock=clock)
     return OutboxApp(ports=ports, storage=storage, closers=closers)
+
+
+def _rate_limit_storage(storage: Storage, clock: Clock) -> RateLimitStorage:
+    """The counters beside `storage`: in its database, shared by every worker; in this
+    process for the in-memory storage."""
+    from regflow.adapters.memory import InMemoryRateLimitStorage, InMemoryStorage
+
+    if isinstance(storage, InMemoryStorage):
+        return InMemoryRateLimitStorage(clock)
+    rate_limits = getattr(storage, "rate_limits", None)
+    if not callable(rate_limits):
+        msg = (
+            f"{type(storage).__name__} keeps no rate limits: pass rate_limit_storage=... "
+            "or Config(rate_limits=RateLimits.off())"
+        )
+        raise ConfigError(msg)
+    counters: RateLimitStorage = rate_limits(clock)
+    return counters
 
 
 def _close_all(closers: list[Closer]) -> None:

@@ -106,6 +106,10 @@ MESSAGES: Final[Mapping[str, str]] = {
     ),
     "login_failed": N_("The email address or password is incorrect."),
     "login_throttled": N_("Too many failed attempts. Please try again after {retry_at}."),
+    "rate_limited": N_(
+        "There have been too many requests from your network address. Please try again in "
+        "{seconds} s."
+    ),
     # outcome reasons and warnings (Outcome.reason, Outcome.warnings)
     "bank_not_listed": N_(
         "If your bank is not on the list, customer service can register you on your behalf."
@@ -501,3 +505,16 @@ class LoginThrottled(RegflowError):
     def __init__(self, retry_at: dt.datetime) -> None:
         self.retry_at = retry_at
         super().__init__(retry_at=retry_at.strftime("%H:%M UTC"))
+
+
+class RateLimited(RegflowError):
+    """Too many requests of one kind from the client's address (`regflow.ratelimit`); nothing
+    was done. `action` is `start`, `password` or `login`; `retry_after` the whole seconds until
+    the limit's window ends (an HTTP `Retry-After`)."""
+
+    code = "rate_limited"
+
+    def __init__(self, *, action: str, retry_after: int) -> None:
+        self.action = action
+        self.retry_after = retry_after
+        super().__init__(seconds=retry_after)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import attrs
+import limits.storage
 
 from regflow.model import (
     Account,
@@ -234,6 +235,14 @@ class LoginAttempts(Protocol):
         """Delete the failures recorded before `before` and the successful logins before
         `known_before`; returns how many."""
         ...
+
+
+# Rate limits (`regflow.ratelimit`) count on a `RateLimitStorage`: `limits.storage.Storage`,
+# the `limits` library's own extension point, so that its Redis or Memcached storages fit as
+# well as regflow's `InMemoryRateLimitStorage` and `SqlRateLimitStorage`. Its fixed-window
+# strategy calls `incr`, `get`, `get_expiry` and `clear`; a storage shared between workers must
+# make `incr` atomic and count with the same clock as the `Clock` port.
+RateLimitStorage: TypeAlias = limits.storage.Storage
 
 
 @attrs.frozen

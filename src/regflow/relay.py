@@ -25,6 +25,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from regflow.errors import AdapterError
@@ -48,6 +49,7 @@ def relay_loop(
     lease: dt.timedelta = DEFAULT_LEASE,
     purge_flows: FlowStore | None = None,
     purge_logins: LoginAttempts | None = None,
+    purge_rate_limits: Callable[[], int] | None = None,
 ) -> int:
     """Deliver pending emails until `stop` is set; returns how many were sent.
 
@@ -55,7 +57,8 @@ def relay_loop(
     seconds. An outage of the store or the mailer (`AdapterError`) is logged and retried after
     `interval`; any other exception is a bug and ends the loop. With `purge_flows`, each pass
     also deletes the flows past their expiry; with `purge_logins`, the failed logins older than
-    the default throttle's window (`regflow.login.LoginThrottle`).
+    the default throttle's window (`regflow.login.LoginThrottle`); with `purge_rate_limits`
+    (e.g. `SqlRateLimitStorage.purge_expired`), the rate limits' ended windows.
     """
     total = 0
     while not stop.is_set():
@@ -67,6 +70,8 @@ def relay_loop(
                     log.info("relay: purged %d expired flows", purged)
             if purge_logins is not None:
                 _purge_logins(purge_logins, ports.clock.now())
+            if purge_rate_limits is not None:
+                _purge_rate_limits(purge_rate_limits)
         except AdapterError as error:
             # says which failure it is (the database refused us, has no tables, the mail
             # server refused...); no traceback, which could carry the driver's text
@@ -112,7 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # pragma: no mutate
     parser.add_argument(
         "--purge-expired",
         action="store_true",
-        help="also delete flows past their expiry and failed logins older than a day",
+        help="also delete flows past their expiry, failed logins older than a day and the "
+        "rate limits' ended windows",
     )
     smtp = parser.add_argument_group("SMTP")
     smtp.add_argument("--smtp-host", default=env("REGFLOW_SMTP_HOST"), help="default localhost")
@@ -209,6 +215,12 @@ def run(args: argparse.Namespace) -> int:  # pragma: no mutate block
         ports, store = app.ports, app.storage
         purge = store.flows if args.purge_expired else None
         purge_logins = store.login_attempts if args.purge_expired else None
+        counters = getattr(store, "rate_limits", None)
+        purge_rate_limits = (
+            counters(ports.clock).purge_expired
+            if args.purge_expired and callable(counters)
+            else None
+        )
         if args.once:
             try:
                 sent = deliver_pending_emails(ports, limit=args.batch, backoff=backoff, lease=lease)
@@ -216,6 +228,8 @@ def run(args: argparse.Namespace) -> int:  # pragma: no mutate block
                     purge.purge_expired(ports.clock.now())
                 if purge_logins is not None:
                     _purge_logins(purge_logins, ports.clock.now())
+                if purge_rate_limits is not None:
+                    _purge_rate_limits(purge_rate_limits)
             except AdapterError as error:
                 # which failure (connection refused, no such table...), never the driver's text
                 log.error("relay: pass failed on the database %s: %s", where, error)
@@ -234,6 +248,7 @@ def run(args: argparse.Namespace) -> int:  # pragma: no mutate block
             lease=lease,
             purge_flows=purge,
             purge_logins=purge_logins,
+            purge_rate_limits=purge_rate_limits,
         )
     return 0
 
@@ -249,3 +264,10 @@ def _purge_logins(attempts: LoginAttempts, now: dt.datetime) -> None:
     )
     if purged:
         log.info("relay: purged %d old failed logins", purged)
+
+
+def _purge_rate_limits(purge: Callable[[], int]) -> None:
+    """Delete the rate limits' ended windows: every client address leaves a row behind."""
+    purged = purge()
+    if purged:
+        log.info("relay: purged %d ended rate-limit windows", purged)

@@ -20,27 +20,31 @@ The service holds no state between requests: any number of processes can serve o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
 
-from regflow import linking
-from regflow.errors import ConcurrentUpdate, FlowExpired
+from regflow import _i18n, linking
+from regflow.errors import ConcurrentUpdate, DetailsRejected, FlowExpired
 from regflow.flow import RegistrationFlow
 from regflow.login import LoginThrottle, authenticate, purge_login_attempts
 from regflow.machine import State
+from regflow.model import ContactDetails
+from regflow.policy import PersonalContext
+from regflow.validation import validate_details
 
 if TYPE_CHECKING:
     from regflow.model import (
         Account,
         AccountContracts,
         BankCallback,
-        ContactDetails,
         PublicAccount,
     )
     from regflow.ports import Ports, Storage, UnitOfWork
+    from regflow.ratelimit import Action, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +61,64 @@ class RegistrationService:
 
     Build per application, not per request, usually with `regflow.bootstrap.bootstrap(config)`
     (`app.service`); by hand, `RegistrationService(ports, storage)`.
+
+    With a `rate_limiter` (`regflow.ratelimit`; bootstrap builds one from `Config.rate_limits`),
+    `start`, `submit_details` and `authenticate` count each call by its `client_address` and
+    raise `RateLimited`, having done nothing, when the address's limit is spent. A call without
+    a `client_address` is not limited.
     """
 
     def __init__(
-        self, ports: Ports, storage: Storage, *, login_throttle: LoginThrottle | None = None
+        self,
+        ports: Ports,
+        storage: Storage,
+        *,
+        login_throttle: LoginThrottle | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.storage = storage
         self.ports = _bind(ports, storage)
         self.login_throttle = login_throttle or LoginThrottle()
+        self.rate_limiter = rate_limiter
+
+    def warm_up(self) -> None:
+        """Load now what the first registration of a process would load on its way.
+
+        That is the message catalogues of every language, the password rules' dictionaries
+        (one check of a made-up password) and the phone and email validators' data (one
+        made-up person's details): about 60 ms that would otherwise fall on the first user to
+        submit phase 3. Touches no storage. A server calls it once per process before taking
+        requests, and may then `gc.freeze()` what it loaded (the web example does both).
+        """
+        _i18n.load_catalogues()
+        person = ContactDetails(
+            given_names="Aino",
+            family_name="Esimerkki",
+            email="aino.esimerkki@example.fi",
+            phone="+358 40 123 4567",
+            street_address="Esimerkkikatu 1",
+            postal_code="00100",
+            post_office="Helsinki",
+        )
+        context = PersonalContext(
+            given_names=person.given_names, family_name=person.family_name, email=person.email
+        )
+        self.ports.policy.check("Warm-up-Passw0rd-2026", context, "en")
+        with contextlib.suppress(DetailsRejected):  # the settings may require more fields
+            validate_details(person, self.ports.settings)
 
     # -- flows --------------------------------------------------------------------------------
 
-    def start(self, *, language: str = "fi", customer_type: str = "consumer") -> RegistrationFlow:
-        """Start and store a new flow; its `id` goes into the user's session."""
+    def start(
+        self,
+        *,
+        language: str = "fi",
+        customer_type: str = "consumer",
+        client_address: str | None = None,
+    ) -> RegistrationFlow:
+        """Start and store a new flow; its `id` goes into the user's session (`RateLimited`
+        when `client_address` has started too many)."""
+        self._limit("start", client_address)
         flow = RegistrationFlow.start(self.ports, language=language, customer_type=customer_type)
         with self.storage.unit_of_work() as uow:
             uow.flows.save(
@@ -103,9 +152,17 @@ class RegistrationService:
         return self._handle(flow_id, RegistrationFlow.confirm_personal_id)
 
     def submit_details(
-        self, flow_id: str, details: ContactDetails, password: str
+        self,
+        flow_id: str,
+        details: ContactDetails,
+        password: str,
+        *,
+        client_address: str | None = None,
     ) -> RegistrationFlow:
-        """Phase 3: contact details and password (`DetailsRejected` lists every problem)."""
+        """Phase 3: contact details and password (`DetailsRejected` lists every problem;
+        `RateLimited`, the flow unchanged, when `client_address` has had too many passwords
+        checked)."""
+        self._limit("password", client_address)
         return self._handle(flow_id, lambda flow: flow.submit_details(details, password))
 
     def edit(self, flow_id: str) -> RegistrationFlow:
@@ -165,7 +222,9 @@ class RegistrationService:
         self, email: str, password: str, *, client_address: str | None = None
     ) -> Account:
         """Log in with email and password (see `regflow.login.authenticate`); pass the client's
-        IP address so that failures are counted per address too."""
+        IP address so that failures are counted per address too, and logins rate limited
+        (`RateLimited`: no password checked, no attempt recorded)."""
+        self._limit("login", client_address)
         return authenticate(
             self.ports,
             email,
@@ -178,6 +237,17 @@ class RegistrationService:
         """Delete failed logins older than the throttle's window (run it periodically, as
         `regflow relay --purge-expired` does); returns how many."""
         return purge_login_attempts(self.ports, throttle=self.login_throttle)
+
+    def purge_rate_limits(self) -> int:
+        """Delete the rate limits' ended windows, when the limiter's storage can (regflow's
+        can; `regflow relay --purge-expired` does it for the database); returns how many."""
+        storage = self.rate_limiter.storage if self.rate_limiter is not None else None
+        purge = getattr(storage, "purge_expired", None)
+        return int(purge()) if callable(purge) else 0
+
+    def _limit(self, action: Action, client_address: str | None) -> None:
+        if self.rate_limiter is not None:
+            self.rate_limiter.hit(action, client_address)
 
     # -- the one way a request changes a flow -------------------------------------------------
 

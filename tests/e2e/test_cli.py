@@ -122,9 +122,14 @@ def test_completed_registration_with_a_new_email(cli: Cli, storage: Sequence[str
     assert "Identified: Anna-Liisa Virtanen" in out
     assert "Personal identity code: 131052-308T" in out
     assert "Password requirements:\n  - " in out  # the policy's checklist, before the prompt
+    review = out.split("Phase 4 of 4", 1)[1].split("Registration complete.", 1)[0]
+    assert "Email address:" in review  # regflow.ui's review rows, as they will be saved
+    assert "anna.liisa@example.org" in review
+    assert "Preferred language:" in review
+    assert "Finnish" in review  # kept from the register, shown in the flow's language
     assert "Registration complete." in out
     assert "Your username: anna.liisa@example.org" in out
-    assert "differs from the customer register in: Email." in out
+    assert "differs from the customer register in: Email address." in out
     # an English flow, but her preferred language (kept from the register) is Finnish
     assert "Subject: Sähköisen asioinnin tilisi on valmis" in out
     assert "To: anna.liisa@example.org" in out
@@ -284,7 +289,7 @@ def test_edit_from_review_keeps_the_details(cli: Cli) -> None:
         ]
     )
     assert result.returncode == 0
-    assert "Email* (your username) [oskari@example.org]:" in result.stdout
+    assert "Email address* (your username) [oskari@example.org]:" in result.stdout
     assert "Your username: oskari@example.org" in result.stdout
 
 

@@ -115,3 +115,16 @@ def test_http_load_benchmark_completes_every_registration(postgres_server_url: s
     details = [r for r in rows if r[:2] == ["POST", "/register/submit_details"]]
     assert len(details) == 2
     assert all(r[-1] == "(hashes)" for r in details)
+
+
+def test_rate_limit_benchmark_prints_every_storage(postgres_server_url: str) -> None:
+    """benchmarks/rate_limits.py prints a hit's p50 and p99 for memory, SQLite and PostgreSQL,
+    the SQL ones beside a plain write."""
+    lines = run("rate_limits.py", "--rounds=20", f"--postgres-url={postgres_server_url}")
+    rows = {
+        words[0]: words[1:] for words in lines if words[0] in {"memory", "sqlite", "postgresql"}
+    }
+    assert set(rows) == {"memory", "sqlite", "postgresql"}
+    assert float(rows["memory"][0]) > 0
+    for name in ("sqlite", "postgresql"):
+        assert min(map(float, rows[name])) > 0

@@ -14,7 +14,7 @@ from typing import Any, Final
 import httpx
 from starlette.testclient import TestClient
 
-from regflow import Argon2Hasher
+from regflow import Argon2Hasher, RateLimits
 from regflow.adapters.memory import ManualClock
 from regflow.bootstrap import Config
 from regflow_web import WebConfig, create_app
@@ -64,10 +64,20 @@ def text_of(page: str, name: str) -> str | None:
 class Site:
     """One browser on one app."""
 
-    def __init__(self, config: WebConfig | None = None, *, clock: ManualClock | None = None):
+    def __init__(
+        self,
+        config: WebConfig | None = None,
+        *,
+        clock: ManualClock | None = None,
+        rate_limits: RateLimits | None = None,
+    ):
         self.clock = clock or ManualClock()
         self.config = config or WebConfig(
-            regflow=Config(demo=True, simulated_bank_url=SIM_BANK_PATH),
+            regflow=Config(
+                demo=True,
+                simulated_bank_url=SIM_BANK_PATH,
+                rate_limits=rate_limits or RateLimits(),
+            ),
             hasher=Argon2Hasher.insecure_fast(),
             clock=self.clock,
             secret_key=b"k" * 32,

@@ -3,7 +3,8 @@
 Hypothesis sends form bodies with missing, unknown, huge, NUL-laden and invalid-UTF-8 fields
 (lone surrogates encoded as bytes), wrong CSRF tokens, unknown or malformed flow cookies, odd
 content types and wrong methods, to every route of the app, with a flow in each state behind
-the cookie. Every answer must be below 500, and a refused request (an answer of 400 or more,
+the cookie, and with the client's rate limits spent or not. Every answer must be below 500, and
+a refused request (an answer of 400 or more,
 a POST without the right CSRF token, any GET but the bank's callback) must leave the stored
 flow exactly as it was: same snapshot, same version.
 """
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.routing import Route
 
-from regflow import ContactDetails
+from regflow import ContactDetails, RateLimits
 from regflow.adapters.memory import SimulatedBank
 from regflow_web.app import CALLBACK_PATH
 from tests.web.site import PASSWORD, Site
@@ -138,7 +139,12 @@ def requests(draw: st.DrawFn, paths: list[str]) -> dict[str, Any]:
         "state": draw(st.sampled_from(STATES)),
         "cookie": draw(st.sampled_from(["flow"] * 5 + ["unknown", "garbage", "none"])),
         "csrf": draw(st.sampled_from(["flow"] * 3 + ["wrong"] * 2 + ["client", "missing"])),
+        "limits_spent": draw(st.booleans()),
     }
+
+
+# One request per action: `limits_spent` spends it before the hostile request.
+SPENT = RateLimits(start="1/minute", password="1/minute", login="1/minute")
 
 
 def _routes(site: Site) -> list[str]:
@@ -204,7 +210,13 @@ def test_no_request_gets_a_500_and_refused_ones_change_nothing() -> None:
     )
     @given(requests(paths))
     def hostile(request: dict[str, Any]) -> None:
-        site = Site()  # a fresh app each time (~25 ms): every demo person is unregistered
+        # a fresh app each time (~25 ms): every demo person is unregistered
+        site = Site(rate_limits=SPENT if request["limits_spent"] else None)
+        if request["limits_spent"]:
+            limiter = site.web.service.rate_limiter
+            assert limiter is not None
+            for action in ("start", "password", "login"):
+                limiter.hit(action, "testclient")  # TestClient's address: its one request
         client = site.client
         client.cookies.clear()
         client.get("/")  # a client cookie, as a browser has after its first page

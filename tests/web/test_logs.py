@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.config
+import os
 from typing import TYPE_CHECKING
 
 import pytest
+import uvicorn.config
 
 from regflow import Argon2Hasher
 from regflow.adapters.memory import ManualClock
-from regflow.bootstrap import Config
+from regflow.bootstrap import Config, ConfigError
 from regflow.demo import DEMO_CUSTOMERS, DEMO_PEOPLE
 from regflow_web import WebConfig
 from regflow_web.config import SIM_BANK_PATH
+from regflow_web.logs import OWN_LOGGERS, configure_logging
 from tests.web.site import PASSWORD, Site
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 # The attributes every LogRecord has; anything else on a record came in through `extra=`.
@@ -83,3 +89,59 @@ def test_registrations_log_no_personal_data(
         if term.lower() in record_text(record).lower()
     ]
     assert found == []
+
+
+@pytest.fixture
+def clean_logging() -> Iterator[None]:
+    """Restore the root logger and regflow's after a test that configures them."""
+    loggers = [logging.getLogger(name) for name in ("", *OWN_LOGGERS, "uvicorn", "uvicorn.error")]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    yield
+    for lg, level, handlers, propagate in saved:
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+
+
+@pytest.mark.usefixtures("clean_logging")
+def test_json_logging_writes_one_object_per_record_with_its_extra_fields(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)  # as uvicorn does, in a worker
+    configure_logging({"REGFLOW_WEB_LOG_FORMAT": "json", "REGFLOW_WEB_LOG_LEVEL": "debug"})
+    configure_logging({"REGFLOW_WEB_LOG_FORMAT": "json", "REGFLOW_WEB_LOG_LEVEL": "debug"})
+    logging.getLogger("regflow_web.operations").debug("GET / 200", extra={"route": "/"})
+    logging.getLogger("uvicorn.error").warning("server says")
+    logging.getLogger("transitions.core").info("not ours")  # below the root's WARNING
+    lines = capsys.readouterr().err.splitlines()
+    entries = [json.loads(line) for line in lines]  # configured twice: still one handler
+    assert [(e["level"], e["name"], e["message"]) for e in entries] == [
+        ("DEBUG", "regflow_web.operations", "GET / 200"),
+        ("WARNING", "uvicorn.error", "server says"),
+    ]
+    assert entries[0]["route"] == "/"
+    assert {"time", "process"} <= set(entries[0])
+
+
+@pytest.mark.usefixtures("clean_logging")
+def test_text_logging_is_the_default_at_info(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging({})
+    logging.getLogger("regflow.flow").debug("hidden")
+    logging.getLogger("regflow.flow").info("flow abc started")
+    err = capsys.readouterr().err
+    assert "hidden" not in err
+    assert err.rstrip().endswith(f"INFO regflow.flow [{os.getpid()}] flow abc started")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"REGFLOW_WEB_LOG_FORMAT": "xml"}, "REGFLOW_WEB_LOG_FORMAT"),
+        ({"REGFLOW_WEB_LOG_LEVEL": "loud"}, "REGFLOW_WEB_LOG_LEVEL"),
+    ],
+)
+def test_a_bad_logging_variable_is_a_config_error_naming_it(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named):
+        configure_logging(env)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from regflow import Argon2Hasher
+from regflow import Argon2Hasher, DatabaseUnavailable
 from regflow.adapters.memory import ManualClock
 from regflow.bootstrap import Config
 from regflow_web import WebConfig
@@ -81,6 +81,19 @@ def test_readyz_is_503_schema_missing_without_the_tables(tmp_path: Path) -> None
     assert response.status_code == 503
     assert response.json() == {"ready": False, "reason": "schema_missing"}
     assert site.client.get("/healthz").status_code == 200  # the process is still up
+
+
+def test_readyz_is_503_schema_missing_without_the_rate_limits_table(tmp_path: Path) -> None:
+    """The rate limits' counters are part of the schema: without their table, 503."""
+    path = tmp_path / "old.sqlite3"
+    site = sqlite_site(path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE regflow_rate_limits")
+    response = site.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"ready": False, "reason": "schema_missing"}
+    site.get("/")
+    assert site.post("/register/start", {"customer_type": "consumer"}).status_code == 503
 
 
 def test_readyz_is_503_database_unavailable_when_the_file_is_gone(tmp_path: Path) -> None:
@@ -290,3 +303,59 @@ def test_workers_run_the_factory_without_the_in_app_relay(monkeypatch: pytest.Mo
     assert options["workers"] == 3
     assert os.environ["REGFLOW_WEB_RELAY"] == "0"
     assert callable(app_from_env)
+
+
+_STARTUP = """
+import gc
+from starlette.testclient import TestClient
+from regflow_web import create_app
+app = create_app()
+templates = app.state.web.templates
+cached = lambda: min(len(env.cache or {}) for env in templates.values())
+before = (gc.get_freeze_count(), cached())
+with TestClient(app):  # runs the lifespan, as a server does
+    print(before, gc.get_freeze_count() > 50_000, cached() == len(templates["sv"].list_templates()))
+"""
+
+
+def test_each_process_warms_up_and_freezes_its_startup_objects_before_serving() -> None:
+    """The lifespan compiles every template of every language and gc.freeze()s what it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTUP],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(0,", "0)", "True", "True"]
+
+
+def test_a_database_outage_mid_registration_answers_503_and_the_flow_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event or the bank callback whose unit of work fails answers the "unavailable" page,
+    even when the database is back a moment later; never a 500 nor a misleading step. Then the
+    same form goes through."""
+    site = sqlite_site(tmp_path / "outage.sqlite3")
+    site.to_details(ANNA)
+    details = site.page
+    storage = site.web.regflow.storage
+    working = storage.unit_of_work
+
+    def down_once() -> object:
+        monkeypatch.setattr(storage, "unit_of_work", working)  # back for the next call
+        raise DatabaseUnavailable("storage", "connection_refused")
+
+    for request in (
+        site.submit,
+        lambda: site.client.get("/register/callback", params={"state": "s", "code": "c"}),
+    ):
+        monkeypatch.setattr(storage, "unit_of_work", down_once)
+        answer = request()
+        assert answer.status_code == 503
+        assert 'data-testid="page-unavailable"' in answer.text
+    site.page = details
+    site.submit()
+    assert 'data-testid="page-reviewing"' in site.page

@@ -206,10 +206,17 @@ def test_login_with_the_new_account_lists_its_contracts(site: Site) -> None:
     """After registering, log in with email and password: service selection lists contracts."""
     site.register(ANNA)
     site.get("/login")
+    assert "<footer" in site.page
+    assert 'href="/login"' in site.page.split("<footer", 1)[1]
     site.post("/login", {"email": "anna-liisa.virtanen@example.fi", "password": PASSWORD})
     assert 'data-testid="page-services"' in site.page
     assert 'data-testid="contract-E-100001-1"' in site.page
     assert 'data-testid="contract-K-100001-1"' in site.page
+    site.get("/")  # signed in, the footer offers the service selection, not "Log in"
+    footer = site.page.split("<footer", 1)[1]
+    assert 'href="/services"' in footer
+    assert 'href="/login"' not in footer
+    site.get("/services")
     site.post("/logout", {})
     assert 'data-testid="page-login"' in site.page
     assert site.follow(site.get("/services")).status_code == 200

@@ -19,6 +19,7 @@ import uvicorn
 
 from regflow_web.app import create_app
 from regflow_web.config import WebConfig
+from regflow_web.logs import configure_logging
 
 
 def main() -> None:
@@ -48,9 +49,11 @@ def main() -> None:
             log_level="warning",
         )
         return
+    configure_logging(os.environ)
     app = create_app(WebConfig.from_env())
     print(f"regflow web demo: {url}  (Ctrl-C stops it)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # log_config=None: uvicorn's records go through the handler configure_logging installed
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", log_config=None)
 
 
 if __name__ == "__main__":

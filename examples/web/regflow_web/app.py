@@ -11,6 +11,10 @@ How the app meets the library (DESIGN section 8):
   double-click) also answers 303 to the current page, with a notice; refused details re-render
   phase 3 with status 422 and every field error.
 - An expired or unknown flow gets the "expired, start again" page (status 410).
+- Starting a flow, submitting details (the password check) and logging in are rate limited
+  per client address by the library (`RateLimited`): 429 with `Retry-After` and the page
+  again, saying when to try; nothing is stored. The address is the connection's peer as
+  uvicorn reports it: behind a proxy, only with `--forwarded-allow-ips` naming that proxy.
 
 Handlers are plain functions run in the thread pool (the service does blocking I/O); only
 reading the form is awaited.
@@ -19,7 +23,9 @@ reading the form is awaited.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
@@ -43,6 +49,7 @@ from regflow import (
     FlowNotFound,
     LoginFailed,
     LoginThrottled,
+    RateLimited,
     RegflowError,
     RegistrationFlow,
     RegistrationService,
@@ -57,6 +64,7 @@ from regflow.bootstrap import App, bootstrap
 from regflow.errors import MESSAGES
 from regflow_web import i18n
 from regflow_web.config import SIM_BANK_PATH, WebConfig
+from regflow_web.logs import configure_logging
 from regflow_web.operations import Metrics, RequestMetrics, readiness
 from regflow_web.security import (
     CLIENT_COOKIE,
@@ -188,6 +196,8 @@ class Ctx:
                 [self.web.regflow.ports.settings.customer_service], self.language
             ),
             demo=self.web.config.regflow.demo,
+            signed_in=self.web.signer.session_account(self.request.cookies.get(SESSION_COOKIE))
+            is not None,
             **values,
         )
         return self.finish(HTMLResponse(html, status_code=status))
@@ -257,6 +267,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        prepare_process(web)
         relay = None
         if config.relay:
             relay = threading.Thread(target=_relay, args=(web,), name="regflow-relay", daemon=True)
@@ -285,12 +296,32 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     return app
 
 
+def prepare_process(web: Web) -> None:
+    """Before a process takes requests: load what the first ones would, then freeze it.
+
+    `RegistrationService.warm_up` and every template of every language, so that the first
+    user of each worker does not wait for them (20-80 ms a page). Then `gc.freeze()`: the
+    objects alive at startup (about 100 000: modules, catalogues, the password dictionaries)
+    move out of the collector's generations, so that a full collection, which scanned them
+    all for 35-90 ms in the middle of some request, scans only what requests left behind.
+    Runs in the app's lifespan, once per worker process.
+    """
+    web.regflow.service.warm_up()
+    for env in web.templates.values():
+        for name in env.list_templates(extensions=["html"]):
+            env.get_template(name)
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env() -> FastAPI:
     """`create_app(WebConfig.from_env())`: the factory each worker of a server calls.
 
     `uvicorn --factory regflow_web.app:app_from_env --workers 4`, or gunicorn with
     `-k uvicorn_worker.UvicornWorker 'regflow_web.app:app_from_env()'` (examples/web/README.md).
+    Logging as `REGFLOW_WEB_LOG_FORMAT` and `REGFLOW_WEB_LOG_LEVEL` say (`regflow_web.logs`).
     """
+    configure_logging(os.environ)
     return create_app(WebConfig.from_env())
 
 
@@ -335,8 +366,12 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.render("refused.html", 403, retry="/")
         try:
             flow = web.service.start(
-                language=ctx.language, customer_type=form.get("customer_type", "consumer")
+                language=ctx.language,
+                customer_type=form.get("customer_type", "consumer"),
+                client_address=_client_address(ctx),
             )
+        except RateLimited as error:
+            return rate_limited(ctx.render("start.html", 429, error=None, limited=error), error)
         except UnsupportedCustomerType as error:
             return start_page(ctx, status=422, error=error.message(ctx.language))
         except AdapterError:
@@ -426,38 +461,71 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
                     return ctx.redirect(flow.redirect.url)
                 if name == "submit_details":
                     entered = _details(form)
-                    flow = service.submit_details(flow_id, entered, form.get("password", ""))
+                    flow = service.submit_details(
+                        flow_id,
+                        entered,
+                        form.get("password", ""),
+                        client_address=_client_address(ctx),
+                    )
                 elif name == "approve":
                     flow = service.approve(flow_id, form.get("review_token", ""))
                 else:
                     flow = getattr(service, name)(flow_id)
             except DetailsRejected as rejected:
                 return details_rejected(ctx, flow_id, rejected, entered)
-            except FlowExpired:
-                ended(ctx)
-                return ctx.redirect("/register/expired")
-            except FlowNotFound:
-                return ctx.redirect("/register/expired")
-            except AdapterError:
-                return ctx.render("unavailable.html", 503)
-            except RegflowError as error:  # refused: the flow is as it was; show where it is
-                return refused(ctx, error)
+            except RateLimited as error:
+                return details_limited(ctx, flow_id, error, entered)
+            except RegflowError as error:
+                return not_done(ctx, error)
             web.metrics.transition(flow)
             return ctx.redirect(STATE_PATHS[flow.state])
 
         return post
+
+    def not_done(ctx: Ctx, error: RegflowError) -> Response:
+        """The answer to an event the service refused (the flow is as it was) or could not
+        find, or to storage that failed: every event's and the callback's."""
+        if isinstance(error, FlowExpired):
+            ended(ctx)
+            return ctx.redirect("/register/expired")
+        if isinstance(error, FlowNotFound):
+            return ctx.redirect("/register/expired")
+        if isinstance(error, AdapterError):
+            return ctx.render("unavailable.html", 503)
+        return refused(ctx, error)  # show where the flow is, and why
 
     def details_rejected(
         ctx: Ctx, flow_id: str, rejected: DetailsRejected, entered: ContactDetails | None
     ) -> Response:
         try:
             flow = web.service.view(flow_id)
-        except (FlowExpired, FlowNotFound):
-            return ctx.redirect("/register/expired")
-        except AdapterError:
-            return ctx.render("unavailable.html", 503)
+        except RegflowError as error:
+            return not_done(ctx, error)
         page = ui.page(flow, language=ctx.language, rejected=rejected, entered=entered)
         return show(ctx, flow, page, 422)
+
+    def details_limited(
+        ctx: Ctx, flow_id: str, error: RateLimited, entered: ContactDetails | None
+    ) -> Response:
+        """The details page again, as entered (the password is never sent back), with 429."""
+        try:
+            flow = web.service.view(flow_id)
+        except RegflowError as failed:
+            return not_done(ctx, failed)
+        if flow.state is not State.entering_details:
+            return ctx.redirect(STATE_PATHS[flow.state], notice="moved")
+        page = ui.page(flow, language=ctx.language, entered=entered)
+        return rate_limited(
+            ctx.render(
+                TEMPLATE_OF[flow.state],
+                429,
+                page=page,
+                csrf=ctx.csrf_flow(flow.id),
+                flow=flow,
+                limited=error,
+            ),
+            error,
+        )
 
     def refused(ctx: Ctx, error: RegflowError) -> Response:
         """303 to the page of the state the flow is in, saying why the event was refused."""
@@ -480,15 +548,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         answer = BankCallback({k[:64]: v[:MAX_FIELD_CHARS] for k, v in params})
         try:
             flow = web.service.complete_identification(flow_id, answer)
-        except FlowExpired:
-            ended(ctx)
-            return ctx.redirect("/register/expired")
-        except FlowNotFound:
-            return ctx.redirect("/register/expired")
-        except AdapterError:
-            return ctx.render("unavailable.html", 503)
         except RegflowError as error:
-            return refused(ctx, error)
+            return not_done(ctx, error)
         web.metrics.transition(flow)
         return ctx.redirect(STATE_PATHS[flow.state])
 
@@ -508,6 +569,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             200 if request else 400,
             request=request,
             bank_name=names.get(request.bank_id, "") if request else "",
+            here=f"{SIM_BANK_PATH}?{urlencode({'state': state})}" if request else SIM_BANK_PATH,
             people=sorted(bank.people.items()),
             hints=DEMO_HINTS,
         )
@@ -560,6 +622,9 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
             return ctx.render("refused.html", 403, retry="/login")
         try:
             account = _authenticate(web, ctx, email, form.get("password", ""))
+        except RateLimited as error:
+            page = ctx.render("login.html", 429, email=email, error=None, limited=error)
+            return rate_limited(page, error)
         except LoginThrottled as error:
             return ctx.render("login.html", 429, email=email, error=error.message(ctx.language))
         except LoginFailed as error:
@@ -618,7 +683,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
         return JSONResponse({"ok": True})  # SecurityHeaders: no-store
 
     def readyz() -> Response:  # in the thread pool, like every handler that does I/O
-        ready, body = readiness(web.regflow.storage)
+        limiter = web.service.rate_limiter
+        ready, body = readiness(web.regflow.storage, limiter.storage if limiter else None)
         return JSONResponse(body, 200 if ready else 503)  # SecurityHeaders: no-store
 
     def metrics() -> Response:
@@ -631,9 +697,22 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: PLR0915  # one place lists
 
 def _authenticate(web: Web, ctx: Ctx, email: str, password: str) -> Account:
     """`RegistrationService.authenticate` with the client's address, which the throttle counts
-    failures by (behind a proxy, run uvicorn with `--proxy-headers` so that this is the user's)."""
+    failures by and the rate limit logins by."""
+    return web.service.authenticate(email, password, client_address=_client_address(ctx))
+
+
+def _client_address(ctx: Ctx) -> str | None:
+    """The client's address as the server reports it: the connection's peer, or behind a
+    proxy the address the proxy forwarded, when uvicorn was told to trust that proxy
+    (`--forwarded-allow-ips`). X-Forwarded-For is never read here: any client can send one."""
     client = ctx.request.client
-    return web.service.authenticate(email, password, client_address=client.host if client else None)
+    return client.host if client else None
+
+
+def rate_limited(response: Response, error: RateLimited) -> Response:
+    """`response` (a 429 page) with the `Retry-After` of the spent limit."""
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _details(form: Mapping[str, str]) -> ContactDetails:

@@ -1,8 +1,9 @@
 """What an operator needs from the web app: health, readiness, Prometheus metrics, request logs.
 
 - `/healthz`: the process answers (no I/O). `/readyz`: the database answers and has regflow's
-  tables; 503 with `{"ready": false, "reason": ...}` (`database_unavailable` and its reason,
-  `schema_missing`, `adapter_error`) when not. A load balancer sends traffic on `/readyz`.
+  tables (the rate limits' counters too, when they are on); 503 with `{"ready": false,
+  "reason": ...}` (`database_unavailable` and its reason, `schema_missing`, `adapter_error`)
+  when not. A load balancer sends traffic on `/readyz`.
 - `/metrics`: Prometheus text. With `PROMETHEUS_MULTIPROC_DIR` set (one empty folder shared
   by every worker of a server, emptied before it starts), each worker writes its values there
   and any worker answers for all of them (prometheus-client's multiprocess mode).
@@ -39,7 +40,7 @@ from regflow import AdapterError, DatabaseUnavailable, FlowNotFound, Registratio
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from regflow.ports import Storage
+    from regflow.ports import RateLimitStorage, Storage
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,26 @@ MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 # A well-formed flow id no flow has: reading it touches the flows table and finds nothing.
 _PROBE_FLOW: Final = "readiness-probe-" + "0" * 27
 _PROBE_EMAIL: Final = "readiness-probe@invalid"
+_PROBE_KEY: Final = "regflow/readiness-probe"  # no limit counts under this key
 # Latency buckets for pages that take milliseconds, except the one that hashes a password.
 _BUCKETS: Final = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-def readiness(storage: Storage) -> tuple[bool, dict[str, object]]:
+def readiness(
+    storage: Storage, rate_limits: RateLimitStorage | None = None
+) -> tuple[bool, dict[str, object]]:
     """Is the database reachable with regflow's tables? (ready, JSON body).
 
     Reads through the library's ports, so that the SQL adapter's typed errors say why not:
-    an account lookup and a flow lookup, which find nothing and write nothing.
+    an account lookup and a flow lookup, which find nothing and write nothing, and with
+    `rate_limits` (the counters the service counts in) a counter that is not there.
     """
     try:
         storage.accounts.exists_for_email(_PROBE_EMAIL)
         with contextlib.suppress(FlowNotFound):
             storage.flows.load(_PROBE_FLOW)
+        if rate_limits is not None:
+            rate_limits.get(_PROBE_KEY)
     except DatabaseUnavailable as error:
         return False, {"ready": False, "reason": error.code, "detail": error.reason}
     except AdapterError as error:  # SchemaMissing, or another failure of the database

@@ -1,8 +1,9 @@
 """In-memory adapters: a working fake for every port (`demo_ports()` is in `regflow.bootstrap`).
 
 `InMemoryAccountStore` implements three ports at once: `AccountStore`, `Outbox` and
-`LoginAttempts`. The demo customers live in `regflow.demo` and the real clock in
-`regflow.clock`; both are re-exported here under their old names.
+`LoginAttempts`; `InMemoryRateLimitStorage` counts the rate limits (`regflow.ratelimit`). The
+demo customers live in `regflow.demo` and the real clock in `regflow.clock`; both are
+re-exported here under their old names.
 
 These are regflow's testing support (like stamina's `set_testing`): unit tests, property tests,
 the demo and users' own tests run the real flow against them. Each fake stores what it received
@@ -20,10 +21,11 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlencode
 
 import attrs
+import limits.storage
 from stdnum.fi import hetu
 
 # Re-exported from their old home: `X as X` is how mypy --strict learns the export is meant.
@@ -55,6 +57,9 @@ from regflow.model import (
 )
 from regflow.ports import LoginAttempt, LoginReservation, Ports, Snapshot, StoredFlow
 from regflow.validation import email_key
+
+if TYPE_CHECKING:
+    from regflow.ports import Clock
 
 # `name` is the Finnish name; `names` holds the Swedish and English ones where they differ.
 FINNISH_BANKS: Final[tuple[Bank, ...]] = (
@@ -706,6 +711,91 @@ class RecordingMailer(_Faultable):
         self._check()
         with self._lock:
             self.sent.append(message)
+
+
+class InMemoryRateLimitStorage(limits.storage.Storage):
+    """Rate-limit counters in this process (`regflow.ratelimit`), on regflow's `Clock`.
+
+    A `limits` storage for the fixed-window strategy: a counter and its window's end per key.
+    Per process, so for tests and the in-memory demo; several workers need one they share
+    (`regflow.adapters.sql.SqlRateLimitStorage`). Unlike `limits`' own `MemoryStorage` it
+    starts no timer thread and reads the time from `clock`, so a `ManualClock` moves its
+    windows. Expired counters are dropped as the table grows past `max_keys`.
+    """
+
+    STORAGE_SCHEME = None  # built by regflow, not by a `limits` storage URL
+    max_keys: Final = 10_000
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counters: dict[str, tuple[int, float]] = {}  # key -> (hits, window end)
+        self.outage = False
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        """What a failure of this storage raises (passed on as it is)."""
+        return AdapterError
+
+    def _now(self) -> float:
+        if self.outage:
+            raise AdapterError("rate_limits", "simulated outage")
+        return self._clock.now().timestamp()
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add `amount` to the key's counter, in a new window of `expiry` seconds when the
+        last one ended; the new count."""
+        with self._lock:
+            now = self._now()
+            hits, ends = self._counters.get(key, (0, now))
+            if ends <= now:
+                hits, ends = 0, now + expiry
+            self._counters[key] = (hits + amount, ends)
+            if len(self._counters) > self.max_keys:
+                self._purge(now)
+            return hits + amount
+
+    def get(self, key: str) -> int:
+        """The key's count in its current window (0 after it ended)."""
+        with self._lock:
+            now = self._now()
+            hits, ends = self._counters.get(key, (0, now))
+            return hits if ends > now else 0
+
+    def get_expiry(self, key: str) -> float:
+        """When the key's window ends (seconds since the epoch; now when there is none)."""
+        with self._lock:
+            now = self._now()
+            _hits, ends = self._counters.get(key, (0, now))
+            return ends if ends > now else now
+
+    def check(self) -> bool:
+        """Healthy unless in a simulated outage."""
+        return not self.outage
+
+    def reset(self) -> int | None:
+        """Forget every counter; how many there were."""
+        with self._lock:
+            count = len(self._counters)
+            self._counters.clear()
+            return count
+
+    def clear(self, key: str) -> None:
+        """Forget the key's counter."""
+        with self._lock:
+            self._counters.pop(key, None)
+
+    def purge_expired(self) -> int:
+        """Drop the counters whose window has ended; how many."""
+        with self._lock:
+            return self._purge(self._now())
+
+    def _purge(self, now: float) -> int:
+        ended = [key for key, (_hits, ends) in self._counters.items() if ends <= now]
+        for key in ended:
+            del self._counters[key]
+        return len(ended)
 
 
 class ManualClock:

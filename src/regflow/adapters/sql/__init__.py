@@ -24,6 +24,10 @@ Theory of operation. `SqlStore(engine)` gives the two stores in two flavours:
   at all: the save runs at the unit's end as one statement, whose `WHERE version` is the whole
   check (`ConcurrentUpdate` then comes from the end of the `with` block).
 
+Rate limits (`regflow.ratelimit`) count in `regflow_rate_limits` too: `store.rate_limits(clock)`
+is a `limits` storage whose every hit is one atomic upsert (`SqlRateLimitStorage`), so all the
+workers on one database share each limit.
+
 Per request that is two statements (load, save) on the common path; approve adds the account
 and the queued email, in one transaction with the save. Durability: see `create_engine`.
 
@@ -39,6 +43,7 @@ from __future__ import annotations
 from regflow.adapters.sql._accounts import SqlAccountStore
 from regflow.adapters.sql._engine import DEFAULT_URL, create_engine
 from regflow.adapters.sql._flows import SqlFlowStore
+from regflow.adapters.sql._rate_limits import SqlRateLimitStorage
 from regflow.adapters.sql._schema import (
     UtcDateTime,
     accounts_table,
@@ -48,6 +53,7 @@ from regflow.adapters.sql._schema import (
     login_attempts_table,
     metadata,
     outbox_table,
+    rate_limits_table,
 )
 from regflow.adapters.sql._store import SqlStore, SqlUnitOfWork
 
@@ -55,6 +61,7 @@ __all__ = [
     "DEFAULT_URL",
     "SqlAccountStore",
     "SqlFlowStore",
+    "SqlRateLimitStorage",
     "SqlStore",
     "SqlUnitOfWork",
     "UtcDateTime",
@@ -66,4 +73,5 @@ __all__ = [
     "login_attempts_table",
     "metadata",
     "outbox_table",
+    "rate_limits_table",
 ]

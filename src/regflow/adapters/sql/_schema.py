@@ -119,6 +119,18 @@ login_attempts_table: Final = sa.Table(
     sa.Index("ix_regflow_login_attempts_attempted_at", "attempted_at"),
 )
 
+# Rate-limit counters (`regflow.ratelimit`, `SqlRateLimitStorage`): one row per `limits` key, a
+# digest of the client's address group in it, never the address itself; `hits` in the window
+# that ends at `expires_at`. Rows whose window ended are dead; the purge deletes them.
+rate_limits_table: Final = sa.Table(
+    "regflow_rate_limits",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("ix_regflow_rate_limits_expires_at", "expires_at"),
+)
+
 
 # Which contracts of an account's customer are linked, and which are pending with the reason
 # (`regflow.model.ContractLink`); `link_key` is `ContractLink.key`.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
@@ -13,8 +13,12 @@ from sqlalchemy.engine import Engine
 from regflow.adapters.sql._accounts import SqlAccountStore
 from regflow.adapters.sql._engine import CONFIGURED_SQLITE, DEFAULT_URL, create_engine
 from regflow.adapters.sql._flows import SqlFlowStore
+from regflow.adapters.sql._rate_limits import SqlRateLimitStorage
 from regflow.adapters.sql._schema import create_schema
 from regflow.adapters.sql._unit import Autocommit, Unit
+
+if TYPE_CHECKING:
+    from regflow.ports import Clock
 
 
 @attrs.frozen
@@ -94,6 +98,11 @@ class SqlStore:
             commit = True
         finally:
             unit.finish(commit=commit)
+
+    def rate_limits(self, clock: Clock) -> SqlRateLimitStorage:
+        """The rate limits' counters in this database (`regflow.ratelimit`), timed by `clock`:
+        every store on the same database shares them."""
+        return SqlRateLimitStorage(self.engine, clock)
 
     def create_schema(self) -> None:
         """Create the tables where they do not exist yet."""
