@@ -230,6 +230,24 @@ def test_relay_loop_purges_expired_flows_each_pass(
     assert [r for r in caplog.records if r.name == "regflow.relay"] == []  # nothing to say
 
 
+def test_relay_loop_purges_ended_rate_limit_windows_each_pass(
+    ports: Ports, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With `purge_rate_limits`, each pass calls it and logs how many windows it deleted, when
+    it deleted any."""
+    left = [2, 0]
+
+    def purge() -> int:
+        return left.pop(0)
+
+    for expected in (["relay: purged 2 ended rate-limit windows"], []):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="regflow.relay"):
+            assert relay_loop(ports, stop=StopAfter(1), purge_rate_limits=purge) == 0
+        assert [r.getMessage() for r in caplog.records if r.name == "regflow.relay"] == expected
+    assert left == []
+
+
 def test_relay_loop_purges_old_login_attempts_each_pass(
     ports: Ports, caplog: pytest.LogCaptureFixture
 ) -> None:
