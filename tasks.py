@@ -6,7 +6,8 @@
     python3 tasks.py mutate     # the mutation run (mutmut; slow: tens of minutes on 2 cores)
 
 Each creates `.venv/` on first use and installs what it needs into it; later runs reuse it and
-only reinstall when `pyproject.toml` changed. Extra arguments go to the demo or to pytest.
+only reinstall when `pyproject.toml` changed. Extra arguments go to the demo, to pytest or to
+`mutmut run` (`mutate --max-children 1` leaves the other core free).
 `test` also installs the npm packages of the test OIDC provider and of the browser tests (from
 their lockfiles) and, run as root where apt-get exists, Debian's `chromium` when it is missing
 (the browser tests fail with a clear message when there is no Chromium).
@@ -114,6 +115,7 @@ def main(argv: list[str]) -> int:
         os.environ.setdefault("HYPOTHESIS_PROFILE", "mutation")
         run(mutmut, "run", *rest)
         run(mutmut, "results")  # the surviving mutants; `mutmut show NAME` shows one
+        run(PYTHON, ROOT / "scripts" / "mutation_summary.py")  # the README's table
         return 0
     ensure_venv("dev")
     for folder in NODE_PACKAGES:

@@ -300,3 +300,23 @@ def test_the_policy_is_the_cores_password_rules_port() -> None:
     port: ports.PasswordRules = PasswordPolicy.helen()
     assert isinstance(port, ports.PasswordRules)
     assert isinstance(PasswordPolicy.asvs(), ports.PasswordRules)
+
+
+def test_the_asvs_profile_is_length_and_guessability_only() -> None:
+    """`asvs()`: 15 to 128 characters, no composition or personal-information rule, the
+    strength estimate at 3; each of its arguments is kept."""
+    assert PasswordPolicy.asvs() == PasswordPolicy(
+        min_length=15,
+        max_length=128,
+        require_digit=False,
+        require_uppercase=False,
+        require_lowercase=False,
+        forbid_personal_info=False,
+        min_strength=3,
+        context_words=(),
+    )
+    custom = PasswordPolicy.asvs(
+        min_length=20, max_length=64, min_strength=None, context_words="helen"
+    )
+    assert (custom.min_length, custom.max_length, custom.min_strength) == (20, 64, None)
+    assert custom.context_words == ("helen",)

@@ -268,3 +268,12 @@ def test_checks_give_the_right_answer_from_many_threads_at_once() -> None:
         stop.set()
         meddler.join()
         sys.setswitchinterval(interval)
+
+
+def test_the_birth_date_is_given_in_every_usual_form() -> None:
+    """The strength estimate's user inputs hold the birth date as ISO, as d.m.yyyy, and as the
+    digits ddmmyyyy, ddmmyy (the personal identity code's) and yyyymmdd."""
+    forms = {"1952-10-13", "13.10.1952", "13101952", "131052", "19521013"}
+    assert forms <= set(ANNA_INPUTS)
+    early = _rules.user_inputs(PersonalContext(birth_date=dt.date(2003, 2, 1)), ())
+    assert {"2003-02-01", "1.2.2003", "01022003", "010203", "20030201"} <= set(early)

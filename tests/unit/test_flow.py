@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
+from transitions import MachineError
 
 from regflow import (
     AdapterError,
@@ -17,6 +18,8 @@ from regflow import (
     BankRedirect,
     CallbackMismatch,
     ContactDetails,
+    Contract,
+    ContractKind,
     DetailsRejected,
     EmailTaken,
     FlowExpired,
@@ -30,6 +33,7 @@ from regflow import (
     UnsupportedLanguage,
     VerifiedPerson,
     deliver_pending_emails,
+    machine,
     message_for,
 )
 from regflow.adapters.memory import (
@@ -41,6 +45,7 @@ from regflow.adapters.memory import (
 )
 from regflow.emails import confirmation_message_id
 from regflow.flow import FlowData, changed_fields
+from regflow.policy import PersonalContext
 from regflow.ports import Ports
 from regflow.settings import Settings
 from tests.flows import GOOD_PASSWORD, bank, clock, flow_in
@@ -677,3 +682,308 @@ def test_flow_data_replace_changes_the_fields_given_and_keeps_the_rest() -> None
         new = object()
         changed = data._replace(**{name: new})
         assert attrs.astuple(changed, recurse=False) == (*values[:index], new, *values[index + 1 :])
+
+
+# -- what the flow hands its ports, and what it keeps ------------------------------------------
+
+
+class RecordingRules:
+    """The demo policy, recording the context and language of every check."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.checks: list[tuple[PersonalContext, str]] = []
+
+    def check(self, password: str, context: PersonalContext, language: str = "en") -> Any:
+        self.checks.append((context, language))
+        return self.inner.check(password, context, language)
+
+    def requirements(self, language: str = "en") -> Any:
+        return self.inner.requirements(language)
+
+
+def test_the_policy_checks_in_the_flows_language_with_the_person_as_context(
+    ports: Ports,
+) -> None:
+    """The password is checked in the flow's language, against the person's names, email,
+    personal identity code and birth date (read from the code), each capped at 256 characters."""
+    rules = RecordingRules(ports.policy)
+    ports = attrs.evolve(ports, policy=rules)
+    flow = RegistrationFlow.start(ports, language="sv")
+    identify(flow, ports, "131052-308T")
+    flow.confirm_personal_id()
+    assert flow.prefilled is not None
+    flow.submit_details(attrs.evolve(flow.prefilled, email="anna@example.fi"), GOOD_PASSWORD)
+    assert rules.checks == [
+        (
+            PersonalContext(
+                given_names="Anna-Liisa",
+                family_name="Virtanen",
+                email="anna@example.fi",
+                personal_id="131052-308T",
+                birth_date=dt.date(1952, 10, 13),
+            ),
+            "sv",
+        )
+    ]
+    flow.edit()
+    long = attrs.evolve(flow.prefilled, given_names="A" * 300, family_name="B" * 300)
+    with pytest.raises(DetailsRejected):
+        flow.submit_details(attrs.evolve(long, email="c" * 300 + "@example.fi"), GOOD_PASSWORD)
+    context, _ = rules.checks[-1]
+    assert (context.given_names, context.family_name) == ("A" * 256, "B" * 256)
+    assert context.email == "c" * 256
+
+
+def test_requirements_are_in_the_flows_language_unless_asked_otherwise(ports: Ports) -> None:
+    """The checklist is in the flow's language by default, or in the language asked for."""
+    flow = RegistrationFlow.start(ports, language="sv")
+    assert flow.requirements() == ports.policy.requirements("sv")
+    assert flow.requirements("en") == ports.policy.requirements("en")
+    assert flow.requirements() != flow.requirements("en")
+
+
+class RecordingBank(SimulatedBank):
+    """The simulated bank, recording what each `begin` was asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.begun: list[tuple[str, str, str]] = []
+
+    def begin(self, bank_id: str, *, flow_id: str, language: str) -> BankRedirect:
+        self.begun.append((bank_id, flow_id, language))
+        return super().begin(bank_id, flow_id=flow_id, language=language)
+
+
+def test_the_bank_is_asked_with_the_flows_id_and_language(ports: Ports) -> None:
+    """select_bank asks the bank to begin with the flow's id and language; an unknown bank id
+    or one that is not text is refused before the bank is asked, with the id in the error."""
+    recording = RecordingBank()
+    ports = attrs.evolve(ports, bank=recording)
+    flow = RegistrationFlow.start(ports, language="en")
+    for bad in ("bank-of-nowhere", 42, None):
+        with pytest.raises(UnknownBank) as info:
+            flow.select_bank(bad)  # type: ignore[arg-type]
+        assert info.value.bank_id == bad
+    assert recording.begun == []
+    flow.select_bank("op")
+    assert recording.begun == [("op", flow.id, "en")]
+
+
+def test_the_low_level_constructor_refuses_an_unmapped_language(ports: Ports) -> None:
+    """`RegistrationFlow(...)` takes only a language code as stored (no mapping) and names the
+    first 8 characters of anything else."""
+    now = clock(ports).now()
+    with pytest.raises(UnsupportedLanguage) as info:
+        RegistrationFlow(
+            ports,
+            flow_id="x" * 32,
+            language="deutsch-de",
+            customer_type="consumer",
+            state=State.choosing_bank,
+            created_at=now,
+            expires_at=now,
+            data=FlowData(),
+            audit=(),
+        )
+    assert info.value.language == "deutsch-"
+
+
+def test_details_and_password_of_the_wrong_type_are_type_errors(ports: Ports) -> None:
+    """submit_details with details that are not ContactDetails, or a password that is not a
+    str, is a programming error: a TypeError naming what was given."""
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    with pytest.raises(TypeError, match=r"^details must be ContactDetails, not dict$"):
+        flow.submit_details({}, GOOD_PASSWORD)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^password must be str, not bytes$"):
+        flow.submit_details(flow.prefilled, b"pw")  # type: ignore[arg-type]
+
+
+def test_the_audit_trail_names_each_rows_outcome(ports: Ports) -> None:
+    """An event without a branch is "ok", a branch is named, a bank failure carries the bank's
+    code."""
+    flow = RegistrationFlow.start(ports)
+    redirect = flow.select_bank("nordea")
+    flow.complete_identification(bank(ports).cancel(redirect))
+    redirect = flow.select_bank("nordea")
+    flow.complete_identification(bank(ports).approve(redirect, personal_id="131052-308T"))
+    flow.confirm_personal_id()
+    assert [(e.event, e.outcome) for e in flow.audit] == [
+        ("start", "ok"),
+        ("select_bank", "ok"),
+        ("complete_identification", "identification_cancelled"),
+        ("select_bank", "ok"),
+        ("complete_identification", "identified"),
+        ("confirm_personal_id", "ok"),
+    ]
+
+
+def test_a_successful_identification_clears_the_attempt_and_the_last_error(
+    ports: Ports,
+) -> None:
+    """After an identification that failed once, a successful one leaves no pending attempt
+    and no last error; the personal identity code is kept in its compact form."""
+    flow = RegistrationFlow.start(ports)
+    redirect = flow.select_bank("nordea")
+    flow.complete_identification(bank(ports).cancel(redirect))
+    assert flow.last_error == "identification_cancelled"
+    redirect = flow.select_bank("nordea")
+    flow.complete_identification(bank(ports).approve(redirect, personal_id="131052-308t"))
+    assert flow.state is State.confirming_personal_id
+    assert (flow.redirect, flow.last_error, flow.bank_failures) == (None, None, 1)
+    assert flow.personal_id == "131052-308T"
+
+
+def test_a_mismatched_callback_is_logged_with_its_event_and_keeps_the_detail(
+    ports: Ports, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The security event names the event that saw it; an adapter's plain state_mismatch
+    becomes CallbackMismatch with the adapter's detail."""
+
+    class OldStyleBank(SimulatedBank):
+        def complete(self, callback: BankCallback, expected: BankRedirect) -> VerifiedPerson:
+            raise IdentificationFailed("state_mismatch", detail="state differs")
+
+    ports = attrs.evolve(ports, bank=OldStyleBank())
+    flow = RegistrationFlow.start(ports)
+    flow.select_bank("op")
+    with (
+        caplog.at_level(logging.WARNING, logger="regflow.security"),
+        pytest.raises(CallbackMismatch) as info,
+    ):
+        flow.complete_identification(BankCallback({"state": "forged"}))
+    assert info.value.detail == "state differs"
+    (record,) = [r for r in caplog.records if r.name == "regflow.security"]
+    assert record.getMessage() == (
+        f"security event state_mismatch: flow {flow.log_id}, complete_identification ignored"
+    )
+
+
+def test_an_invalid_email_is_not_looked_up(ports: Ports) -> None:
+    """An email that failed validation is reported as such and never asked of the account
+    store; a valid one is."""
+
+    class Recording(InMemoryAccountStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[str] = []
+
+        def exists_for_email(self, email: str) -> bool:
+            self.asked.append(email)
+            return True  # every email taken
+
+    accounts = Recording()
+    ports = attrs.evolve(ports, accounts=accounts)
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(attrs.evolve(flow.prefilled, email="not an email"), GOOD_PASSWORD)
+    assert [e.field for e in info.value.errors] == ["email"]
+    assert [e.code for e in info.value.errors] != ["email_taken"]
+    assert accounts.asked == []
+    with pytest.raises(DetailsRejected) as info:
+        flow.submit_details(attrs.evolve(flow.prefilled, email="anna@example.fi"), GOOD_PASSWORD)
+    assert [(e.field, e.code) for e in info.value.errors] == [("email", "email_taken")]
+    assert accounts.asked == ["anna@example.fi"]
+
+
+def test_review_tokens_and_account_ids_carry_their_random_bits(ports: Ports) -> None:
+    """A review token holds 192 random bits (32 URL-safe characters), an account id 128 (22)."""
+    flow = flow_in(State.reviewing, ports)
+    assert flow.review_token is not None
+    assert len(flow.review_token) == 32
+    outcome = flow.approve(flow.review_token)
+    assert outcome.account_id is not None
+    assert len(outcome.account_id) == 22
+
+
+def test_a_contract_that_cannot_be_linked_names_customer_service(ports: Ports) -> None:
+    """An electricity contract lacking its site is not linked: the outcome warns
+    `contract_not_linked` and gives customer service's contact; the email names no district
+    heating advisory; every contract is recorded with its link state."""
+    anna = DEMO_CUSTOMERS[0]
+    record = attrs.evolve(
+        anna,
+        contracts=(
+            Contract(ContractKind.electricity, "E-100001-1", "643000000000100001"),
+            Contract(ContractKind.electricity, "E-100001-2", None),
+        ),
+    )
+    ports = attrs.evolve(ports, customers=InMemoryCustomerDirectory([record]))
+    flow = register(ports, anna.personal_id, "anna@example.fi")
+    assert flow.outcome is not None
+    assert flow.outcome.warnings == ("contract_not_linked",)
+    assert flow.outcome.contacts == (ports.settings.customer_service,)
+    account = ports.accounts.find_by_email("anna@example.fi")
+    assert account is not None
+    assert account.linked_contracts == ("E-100001-1",)
+    accounts = ports.accounts
+    assert isinstance(accounts, InMemoryAccountStore)
+    links = accounts.contract_links(account.account_id)
+    assert sorted(str(link.contract_number) for link in links) == ["E-100001-1", "E-100001-2"]
+    deliver_pending_emails(ports)
+    assert isinstance(ports.mailer, RecordingMailer)
+    (sent,) = ports.mailer.sent
+    assert ports.settings.district_heating_advisory.phone not in sent.text
+    assert ports.settings.customer_service.phone in sent.text
+
+
+def test_an_email_without_given_names_greets_by_the_family_name(ports: Ports) -> None:
+    """Where given names are optional and left empty, the email greets by the family name."""
+    settings = Settings(required_fields=Settings().required_fields - {"given_names"})
+    ports = attrs.evolve(ports, settings=settings)
+    flow = flow_in(State.entering_details, ports)
+    assert flow.prefilled is not None
+    details = attrs.evolve(flow.prefilled, given_names="", email="anna@example.fi", language="en")
+    flow.submit_details(details, GOOD_PASSWORD)
+    flow.approve(flow.review_token or "")
+    deliver_pending_emails(ports)
+    assert isinstance(ports.mailer, RecordingMailer)
+    (sent,) = ports.mailer.sent
+    assert "Hello Virtanen," in sent.text
+
+
+def test_changed_fields_normalise_both_sides(ports: Ports) -> None:
+    """The master record's side is normalised too: a phone in national form and an email in
+    capitals in the master record equal the same values in the profile."""
+    master = attrs.evolve(
+        DEMO_CUSTOMERS[0].details, phone="040 123 4567", email="ANNA-LIISA@EXAMPLE.FI"
+    )
+    profile = attrs.evolve(master, phone="040 123 4567", email="anna-liisa@example.fi")
+    assert changed_fields(master, profile, Settings()) == ()
+
+
+def test_a_row_the_machine_refuses_after_all_is_an_invalid_transition(
+    ports: Ports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should `transitions` refuse a row the flow found in the table (a bug in either), the
+    event raises InvalidTransition naming the state, the event and what is allowed, and the
+    flow is unchanged."""
+    flow = flow_in(State.confirming_personal_id, ports)
+    before = frozen(flow)
+
+    def refuse(*_: object) -> bool:
+        raise MachineError("refused")
+
+    monkeypatch.setattr(machine, "fire", refuse)
+    with pytest.raises(InvalidTransition) as info:
+        flow.confirm_personal_id()
+    assert (info.value.state, info.value.event) == ("confirming_personal_id", "confirm_personal_id")
+    assert info.value.allowed == flow.allowed_events()
+    assert isinstance(info.value.__cause__, MachineError)
+    assert flow.state is State.confirming_personal_id
+    assert frozen(flow) == before
+
+
+def test_a_branch_missing_from_the_table_is_an_assertion_naming_it(
+    ports: Ports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should an event's decision name a branch the table lacks (a bug), the flow fails loudly
+    with the event, branch and state, and is unchanged."""
+    flow = flow_in(State.confirming_personal_id, ports)
+    before = frozen(flow)
+    monkeypatch.setattr(machine, "row", lambda *_: None)
+    with pytest.raises(AssertionError, match=r"^no row for confirm_personal_id\.None from "):
+        flow.confirm_personal_id()
+    assert frozen(flow) == before

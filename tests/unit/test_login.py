@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import logging
 import statistics
 import time
+import unicodedata
 
 import attrs
 import pytest
 
 from regflow import Argon2Hasher, LoginFailed, LoginThrottled
 from regflow.adapters.memory import InMemoryAccountStore, ManualClock
-from regflow.login import LoginThrottle, address_key, authenticate, throttle_key
-from regflow.ports import PasswordHasher
+from regflow.login import (
+    LoginThrottle,
+    address_key,
+    authenticate,
+    max_password_length,
+    throttle_key,
+)
+from regflow.ports import LoginAttempt, PasswordHasher
 from regflow.service import RegistrationService
 from tests.storage_support import (
     PASSWORD,
@@ -458,3 +466,155 @@ def test_the_policys_max_length_bounds_what_a_login_checks() -> None:
     )
     assert checks_made(default, EMAIL, "x" * 128) == 1
     assert checks_made(default, EMAIL, "x" * 129) == 0
+
+
+def test_throttle_figures_must_be_positive_timedeltas() -> None:
+    """Every duration of the throttle must be a timedelta above zero; the error names the field
+    and the value; a microsecond is enough."""
+    for name in ("first_delay", "max_delay", "window", "remember"):
+        for bad in (dt.timedelta(0), dt.timedelta(seconds=-1), 30, None):
+            with pytest.raises(ValueError, match=f"^{name} must be a positive timedelta, not "):
+                LoginThrottle(**{name: bad})
+        tiny = LoginThrottle(**{name: dt.timedelta(microseconds=1)})
+        assert getattr(tiny, name) == dt.timedelta(microseconds=1)
+    with pytest.raises(ValueError, match=r"not datetime\.timedelta\(0\)$"):
+        LoginThrottle(window=dt.timedelta(0))
+
+
+def test_only_a_success_of_the_same_pair_exempts_from_the_account_wide_count() -> None:
+    """With the account's free failures spent from many addresses, an address is exempt only
+    when the same account logged in from it: its own failures, or another account's success
+    from it, do not make it known."""
+    throttle = LoginThrottle()
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    spread = [LoginAttempt("k", f"a{i}", at) for i in range(100)]
+    own_failure = LoginAttempt("k", "home", at)
+    other_success = LoginAttempt("other", "home", at, succeeded=True)
+    other_success_elsewhere = LoginAttempt("other", "work", at, succeeded=True)
+    cases = ((own_failure, 60), (other_success, 30), (other_success_elsewhere, 30))
+    for extra, wait in cases:  # 101 failures of the account double its delay
+        retry_at = throttle.retry_at([*spread, extra], account="k", address="home")
+        assert retry_at == at + dt.timedelta(seconds=wait)
+    known = LoginAttempt("k", "home", at, succeeded=True)
+    assert throttle.retry_at([*spread, known, own_failure], account="k", address="home") is None
+
+
+def test_keys_are_stable_digests() -> None:
+    """The stored keys are the SHA-256 of the normalised email and of "address:" and the
+    address's group, so that keys stored by an earlier release still count."""
+    assert throttle_key(" Anna@Example.FI ") == hashlib.sha256(b"anna@example.fi").hexdigest()
+    assert address_key("198.51.100.7") == hashlib.sha256(b"address:198.51.100.7").hexdigest()
+    assert address_key("::ffff:198.51.100.7") == address_key("198.51.100.7")
+    assert (
+        address_key("2001:db8::1")
+        == hashlib.sha256(b"address:2001:db8::/64").hexdigest()
+        == address_key("2001:db8::ffff:1")
+    )
+    assert address_key(None) is None
+
+
+def test_an_address_header_with_a_lone_surrogate_still_has_a_key() -> None:
+    """Whatever text the web tier hands over as the address, even a lone surrogate, gets a key
+    of its own instead of an encoding error."""
+    key = address_key("proxy \ud800")
+    assert (
+        key == hashlib.sha256("address:proxy \ud800".encode("utf-8", "surrogatepass")).hexdigest()
+    )
+    assert key != address_key("proxy \ud801")
+
+
+def test_a_limit_of_its_own_is_taken_only_when_positive() -> None:
+    """A policy's `max_length` of 1 is the limit; 0, a negative or a non-integer one falls
+    back to the default of 128."""
+
+    class Limit:
+        """Rules with a given `max_length` and nothing else a login reads."""
+
+        def __init__(self, max_length: object) -> None:
+            self.max_length = max_length
+
+    ports = make_ports([])
+    for value, limit in ((1, 1), (64, 64), (0, 128), (-1, 128), ("64", 128), (None, 128)):
+        assert max_password_length(attrs.evolve(ports, policy=Limit(value))) == limit
+
+
+def test_a_password_four_times_the_limit_is_still_normalised_and_checked() -> None:
+    """The guard before normalising refuses only what is longer than four times the limit: a
+    password typed in decomposed form (four code points per character) at exactly that length
+    still logs in."""
+    service = registered()
+    composed = "\u1faf" * 128  # omega with dasia, perispomeni and ypogegrammeni
+    typed = "\u03a9\u0314\u0342\u0345" * 128  # the same, decomposed: 512 code points
+    assert unicodedata.normalize("NFKC", typed) == composed
+    account = service.ports.accounts.find_by_email(EMAIL)
+    assert account is not None
+    service.ports.accounts.update_password_hash(
+        account.account_id, service.ports.hasher.hash(composed)
+    )
+    assert service.authenticate(EMAIL, typed).email == EMAIL
+    with pytest.raises(LoginFailed):
+        service.authenticate(EMAIL, typed + "\u0345")
+
+
+def test_input_that_is_not_text_is_login_failed() -> None:
+    """An email or a password that is not a str fails like a wrong password, not with a
+    TypeError, and reaches no store."""
+    service = registered()
+    for email, password in ((None, PASSWORD), (EMAIL, None), (42, 42), (b"x", PASSWORD)):
+        with pytest.raises(LoginFailed):
+            service.authenticate(email, password)  # type: ignore[arg-type]
+    attempts = service.ports.login_attempts
+    assert isinstance(attempts, InMemoryAccountStore)
+    assert attempts.login_attempt_log == {}
+
+
+class BrokenHasher(CountingHasher):
+    """A hasher whose verification fails with an error of its own."""
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        raise RuntimeError("hasher broke")
+
+
+def test_an_attempt_whose_check_failed_is_forgotten() -> None:
+    """When checking the password raises, the attempt is forgotten (it checked nothing) and
+    the error goes on unchanged."""
+    service = registered()
+    broken = attrs.evolve(service.ports, hasher=BrokenHasher(service.ports.hasher))
+    with pytest.raises(RuntimeError, match="hasher broke"):
+        authenticate(broken, EMAIL, PASSWORD, client_address=ATTACKER)
+    attempts = service.ports.login_attempts
+    assert isinstance(attempts, InMemoryAccountStore)
+    assert attempts.login_attempt_log == {}
+
+
+def test_the_first_error_wins_when_forgetting_the_attempt_fails_too() -> None:
+    """A store that is down cannot forget the attempt either: the hasher's error goes on, not
+    the store's."""
+    service = registered()
+    attempts = service.ports.login_attempts
+    assert isinstance(attempts, InMemoryAccountStore)
+
+    class DownAfterReserve(BrokenHasher):
+        def verify(self, password_hash: str, password: str) -> bool:
+            attempts.outage = True
+            return super().verify(password_hash, password)
+
+    broken = attrs.evolve(service.ports, hasher=DownAfterReserve(service.ports.hasher))
+    with pytest.raises(RuntimeError, match="hasher broke"):
+        authenticate(broken, EMAIL, PASSWORD, client_address=ATTACKER)
+
+
+def test_purge_keeps_known_addresses_for_the_remember_period() -> None:
+    """purge_login_attempts deletes successes older than `remember` and keeps younger ones,
+    which still exempt their address."""
+    clock = ManualClock()
+    service = registered(clock=clock)
+    service.authenticate(EMAIL, PASSWORD, client_address=OWNER)
+    clock.advance(dt.timedelta(days=30))
+    assert service.purge_login_attempts() == 0
+    attempts = service.ports.login_attempts
+    assert isinstance(attempts, InMemoryAccountStore)
+    assert [a.succeeded for a in attempts.login_attempt_log.values()] == [True]
+    clock.advance(dt.timedelta(seconds=1))
+    assert service.purge_login_attempts() == 1
+    assert attempts.login_attempt_log == {}

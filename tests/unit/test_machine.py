@@ -92,10 +92,11 @@ def test_diagram_draws_every_row(row: object) -> None:
 
 
 def test_fire_refuses_a_row_of_another_state(ports: Ports) -> None:
-    """The shared machine fires a row only on a flow in the row's source state."""
+    """The shared machine fires a row only on a flow in the row's source state, and says which
+    row and which state."""
     flow = flow_in(State.choosing_bank, ports)
     (row,) = [r for r in TRANSITIONS if r.event is Event.confirm_personal_id]
-    with pytest.raises(MachineError):
+    with pytest.raises(MachineError, match="confirm_personal_id fired from choosing_bank"):
         fire(flow, row, Proposal(FlowData()))
     assert flow.state is State.choosing_bank
 
