@@ -188,7 +188,7 @@ def address_key(client_address: str | None, key: bytes = b"") -> str | None:
             group = str(ipaddress.IPv6Network((ip, 64), strict=False))
         else:
             group = str(ip)
-    return digest(("address:" + group).encode("utf-8", "surrogatepass"), key)
+    return digest(("address:" + group).encode("utf-8"), key)  # an IP address or the one group
 
 
 def max_password_length(ports: Ports) -> int:

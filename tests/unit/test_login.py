@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
+import hmac
 import logging
 import statistics
 import time
@@ -16,9 +17,11 @@ import pytest
 from regflow import Argon2Hasher, LoginFailed, LoginThrottled
 from regflow.adapters.memory import InMemoryAccountStore, ManualClock
 from regflow.login import (
+    NOT_AN_ADDRESS,
     LoginThrottle,
     address_key,
     authenticate,
+    digest,
     max_password_length,
     throttle_key,
 )
@@ -515,12 +518,12 @@ def test_keys_are_stable_digests() -> None:
 
 def test_an_address_header_with_a_lone_surrogate_still_has_a_key() -> None:
     """Whatever text the web tier hands over as the address, even a lone surrogate, gets a key
-    of its own instead of an encoding error."""
+    instead of an encoding error: the one key of every text that is no IP address (a client
+    choosing its text must not get a count of its own per text)."""
     key = address_key("proxy \ud800")
-    assert (
-        key == hashlib.sha256("address:proxy \ud800".encode("utf-8", "surrogatepass")).hexdigest()
-    )
-    assert key != address_key("proxy \ud801")
+    assert key == hashlib.sha256(f"address:{NOT_AN_ADDRESS}".encode()).hexdigest()
+    assert key == address_key("proxy \ud801")
+    assert key != address_key("192.0.2.1")
 
 
 def test_a_limit_of_its_own_is_taken_only_when_positive() -> None:
@@ -618,3 +621,28 @@ def test_purge_keeps_known_addresses_for_the_remember_period() -> None:
     clock.advance(dt.timedelta(seconds=1))
     assert service.purge_login_attempts() == 1
     assert attempts.login_attempt_log == {}
+
+
+def test_a_digest_is_an_hmac_under_the_key_and_plain_sha256_without_one() -> None:
+    """`digest`: HMAC-SHA256 under a key, plain SHA-256 without (the keys stored so far)."""
+    key = b"k" * 32
+    assert digest(b"x") == hashlib.sha256(b"x").hexdigest()
+    assert digest(b"x", key) == hmac.new(key, b"x", hashlib.sha256).hexdigest()
+    assert digest(b"x", key) != digest(b"x", b"j" * 32)
+
+
+def test_a_keyed_throttle_counts_under_keyed_digests() -> None:
+    """With `LoginThrottle(digest_key=...)` the stored attempt holds HMACs of the email and the
+    address under that key, not the unkeyed digests."""
+    key = b"k" * 32
+    service = registered()
+    keyed = RegistrationService(
+        service.ports, service.storage, login_throttle=LoginThrottle(digest_key=key)
+    )
+    with pytest.raises(LoginFailed):
+        keyed.authenticate(EMAIL, "Wrong-Password-1", client_address=ATTACKER)
+    accounts = service.storage.accounts
+    assert isinstance(accounts, InMemoryAccountStore)
+    (attempt,) = accounts.login_attempt_log.values()
+    assert attempt.account == throttle_key(EMAIL, key) != throttle_key(EMAIL)
+    assert attempt.address == address_key(ATTACKER, key) != address_key(ATTACKER)
