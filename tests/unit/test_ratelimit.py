@@ -253,3 +253,27 @@ def test_text_that_is_no_ip_address_is_one_group() -> None:
     with pytest.raises(RateLimited):
         service.start(client_address="junk-2")
     service.start(client_address="203.0.113.7")
+
+
+def test_a_call_without_an_address_is_not_counted() -> None:
+    """None (the caller does not know the client) neither counts nor is refused: a script or
+    the CLI demo is no one client."""
+    service = service_with(RateLimits(start="1/minute"))
+    service.start()
+    service.start()
+    service.start(client_address=ADDRESS)  # the address's one start is still free
+    with pytest.raises(RateLimited):
+        service.start(client_address=ADDRESS)
+
+
+def test_a_keyed_limiter_counts_under_the_keyed_digest() -> None:
+    """`RateLimiter(digest_key=...)` keys its counters by the HMAC of the address's group."""
+    key = b"k" * 32
+    clock = ManualClock()
+    counters = InMemoryRateLimitStorage(clock)
+    RateLimiter(counters, RateLimits(start="5/minute"), clock, digest_key=key).hit("start", ADDRESS)
+    keyed, unkeyed = address_key(ADDRESS, key), address_key(ADDRESS)
+    assert keyed is not None
+    assert unkeyed is not None
+    assert any(keyed in k for k in counters._counters)  # what is stored
+    assert not any(unkeyed in k for k in counters._counters)
