@@ -162,6 +162,67 @@ def test_l33t_words_that_are_both_listed_and_personal_count_as_both(password: st
     assert (estimate.score, estimate.guesses) == (reference["score"], reference["guesses"])
 
 
+def l33t_spellings() -> Iterator[str]:
+    """Listed words with one or two l33t characters at the first, a middle and the last index,
+    alone and between other characters: where the matcher may skip a start, and where not."""
+    rng = random.Random(20261207)
+    spell = matching.L33T_TABLE
+    words = [w for w in FREQUENCY_LISTS["passwords"][:3000] if w.isalpha() and len(w) >= 4]
+    for word in rng.sample(words, 60):
+        spots = [i for i, letter in enumerate(word) if letter in spell]
+        for chosen in ([spots[0]], [spots[-1]], spots[len(spots) // 2 : len(spots) // 2 + 2]):
+            if not spots:
+                break
+            letters = list(word)
+            for i in chosen:
+                letters[i] = rng.choice(spell[word[i]])
+            yield "".join(letters)
+            yield "x" + "".join(letters) + "9"
+
+
+def l33t_matches(matches: list[Any]) -> list[tuple[Any, ...]]:
+    """Each l33t match once, as (i, j, token, word, list, substitutions)."""
+    return sorted(
+        {
+            (
+                m["i"],
+                m["j"],
+                m["token"],
+                m["matched_word"],
+                m["dictionary_name"],
+                *sorted(m["sub"].items()),
+            )
+            for m in matches
+        }
+    )
+
+
+def test_l33t_matching_finds_zxcvbns_words_wherever_the_substitution_is() -> None:
+    """The matcher skips the starts from which no substituted character is reachable
+    (`_next_positions`); on words substituted at their first, middle and last letters it
+    still reports every l33t match zxcvbn reports (each once)."""
+    ours = _strength._Matcher(_strength._shared_dictionaries(), ANNA_INPUTS, 10_000)
+    ranked = dict(matching.RANKED_DICTIONARIES)  # a copy: zxcvbn's own is shared state
+    ranked["user_inputs"] = matching.build_ranked_dict(ANNA_INPUTS)
+    passwords = list(l33t_spellings())
+    assert len(passwords) > 200
+    differing = [
+        password
+        for password in passwords
+        if l33t_matches(ours.l33t_match(password))
+        != l33t_matches(matching.l33t_match(password, ranked))
+    ]
+    assert differing == []
+
+
+def test_next_positions_names_the_first_wanted_index_from_each_start() -> None:
+    """For each start, the first index at or after it holding a wanted character; the length
+    where none follows."""
+    assert _strength._next_positions("a4bb0c", "40") == [1, 1, 4, 4, 4, 6]
+    assert _strength._next_positions("4", "4") == [0]
+    assert _strength._next_positions("ab", "4") == [2, 2]
+
+
 def test_the_l33t_attack_string_is_capped() -> None:
     """The 19 l33t characters give zxcvbn 736 tables; the estimate tries 16."""
     attack = "4@8({[<3691!|7$5+%2"
