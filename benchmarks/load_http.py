@@ -1,7 +1,7 @@
 """Load the web example over HTTP: N registrations, M concurrent users, a 2-worker uvicorn.
 
     .venv/bin/python benchmarks/load_http.py [--registrations N] [--users M] [--workers W]
-        [--postgres-url URL] [--time-limit S]
+        [--postgres-url URL] [--time-limit S] [--argon2 m=KiB,t=passes,p=lanes]
 
 A bounded asyncio driver over aiohttp rather than Locust: the load is a fixed count of complete
 registrations (not a rate for a duration), each a browser without JavaScript walking the pages
@@ -22,6 +22,10 @@ registrations/s, that rate, their ratio, and p50/p99 per page as the client sees
 details POST, which hashes, apart),
 beside the mean time inside the app (the workers' /metrics, in prometheus' multiprocess mode):
 what the client sees beyond that is queueing for a core, the loopback and the client itself.
+
+`--argon2` sets the hash's cost (`REGFLOW_ARGON2`) for the workers and for the hash-bound rate
+alike; unset, regflow's default (OWASP's minimum, m=19456,t=2,p=1). The ratio depends on it:
+the dearer the hash, the smaller the share of everything else.
 
 Targets (issue 13): ratio >= 0.7, p99 <= 20 ms per page excluding the hash. A benchmark, not a
 test: nothing asserts.
@@ -57,6 +61,7 @@ import httpx  # noqa: E402  # the few requests outside the load: readiness, /met
 from service import (  # noqa: E402
     customers,
     local_postgres_cpu,
+    make_hasher,
     parallel_hash_rate,
     postgres_schema,
 )
@@ -453,9 +458,7 @@ def report(  # noqa: PLR0917  # one row of figures
 def hash_cpu_ms(rounds: int = 10) -> float:
     """CPU ms of one argon2id hash at the app's parameters, in this process (CPU time, not wall
     time: what the other jobs on the machine do does not change it much)."""
-    from regflow import Argon2Hasher
-
-    hasher = Argon2Hasher()
+    hasher = make_hasher(fast=False)
     hasher.hash("warm-up")
     started = time.process_time()
     for i in range(rounds):
@@ -497,7 +500,15 @@ def main() -> None:
         "--postgres-url",
         default=os.environ.get("REGFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test"),
     )
+    parser.add_argument(
+        "--argon2",
+        default=os.environ.get("REGFLOW_ARGON2", ""),
+        help='the hash cost, "m=KiB,t=passes,p=lanes" (default: regflow\'s, m=19456,t=2,p=1)',
+    )
     args = parser.parse_args()
+    if args.argon2:
+        os.environ["REGFLOW_ARGON2"] = args.argon2  # the workers and the hashing processes
+    print(f"argon2id {make_hasher(fast=False).parameters}")
     n = args.registrations
     people = [record.personal_id for record in customers(n)]
     secret = secrets.token_urlsafe(24).encode()

@@ -73,8 +73,12 @@ _CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
 
 def make_hasher(fast: bool) -> Argon2Hasher:
-    """argon2id at regflow's default parameters, or (`fast`) a trivial one."""
-    return Argon2Hasher.insecure_fast() if fast else Argon2Hasher()
+    """argon2id at the deployment's cost (`REGFLOW_ARGON2`, inherited by the benchmark's
+    processes; unset: regflow's default), or (`fast`) a trivial one."""
+    if fast:
+        return Argon2Hasher.insecure_fast()
+    parameters = os.environ.get("REGFLOW_ARGON2", "").strip()
+    return Argon2Hasher.from_parameters(parameters) if parameters else Argon2Hasher()
 
 
 class TimedHasher:

@@ -37,6 +37,8 @@ Environment (`Config.from_env`):
 - `REGFLOW_DIGEST_KEY`: 32 or more characters, the same for every worker: the key of the
   digests the login throttle and the rate limits store for emails and addresses
   (`Config.digest_key`); unset, unkeyed
+- `REGFLOW_ARGON2`: the password hash's cost, "m=KiB,t=passes,p=lanes" (`Config.argon2`,
+  `Argon2Hasher.from_parameters`), OWASP's minimum or more; unset, "m=19456,t=2,p=1"
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 import attrs
 
 from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
+from regflow.hashing import Argon2Hasher
 from regflow.login import LoginThrottle
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
@@ -182,6 +185,26 @@ def _digest_key_from_env(env: Mapping[str, str]) -> bytes:
     return value
 
 
+def _owasp_cost(_instance: object, _attribute: object, value: Argon2Hasher) -> None:
+    if not value.meets_owasp():
+        msg = (
+            f"Config.argon2 {value.parameters} is under OWASP's minimum for argon2id; "
+            "for tests, pass bootstrap(config, hasher=Argon2Hasher.insecure_fast())"
+        )
+        raise ConfigError(msg)
+
+
+def _argon2_from_env(env: Mapping[str, str]) -> Argon2Hasher:
+    """`REGFLOW_ARGON2` as a hasher; unset or empty: OWASP's minimum."""
+    text = env.get("REGFLOW_ARGON2", "").strip()
+    if not text:
+        return Argon2Hasher()
+    try:
+        return Argon2Hasher.from_parameters(text)
+    except ValueError as error:
+        raise ConfigError(f"REGFLOW_ARGON2: {error}") from error
+
+
 @attrs.frozen
 class Config:
     """What to build: storage, bank, mailer, demo data and the operator's settings.
@@ -206,6 +229,9 @@ class Config:
       count emails and client addresses (HMAC-SHA256; at least 32 bytes, the same for every
       worker); empty: unkeyed SHA-256, which whoever reads those tables can reverse by trying
       candidates (every IPv4 address, a list of emails).
+    - `argon2`: the password hasher `bootstrap` builds (argon2id; OWASP's minimum by default,
+      a weaker cost is a `ConfigError`: a test's cheap hasher goes to `bootstrap(hasher=...)`).
+      Hashes of an earlier cost still verify and are rehashed at the next login.
     """
 
     database_url: str = MEMORY_URL
@@ -225,6 +251,7 @@ class Config:
     database_timeouts: DatabaseTimeouts = attrs.field(factory=DatabaseTimeouts)
     rate_limits: RateLimits = attrs.field(factory=RateLimits)
     digest_key: bytes = attrs.field(default=b"", repr=False, validator=_digest_key)
+    argon2: Argon2Hasher = attrs.field(factory=Argon2Hasher, validator=_owasp_cost)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -273,6 +300,7 @@ class Config:
             "database_timeouts": DatabaseTimeouts.from_env(env),
             "rate_limits": rate_limits,
             "digest_key": _digest_key_from_env(env),
+            "argon2": _argon2_from_env(env),
         }
         return cls(**{**values, **overrides})
 
@@ -401,9 +429,7 @@ def bootstrap(
         mailer = mailer if mailer is not None else _mailer(config)
         clock = clock if clock is not None else _system_clock()
         if hasher is None:
-            from regflow.hashing import Argon2Hasher
-
-            hasher = Argon2Hasher()
+            hasher = config.argon2
         if policy is None:
             from regflow.policy import PasswordPolicy
 

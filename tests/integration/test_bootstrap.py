@@ -16,7 +16,7 @@ from tests.storage_fixtures import (  # noqa: F401  # fixtures
     postgres_url,
     sqlite_url,
 )
-from tests.storage_support import SignedBank, people, register_until_review
+from tests.storage_support import PASSWORD, SignedBank, people, register_until_review
 
 from regflow import Argon2Hasher, State
 from regflow.adapters.memory import (
@@ -175,6 +175,43 @@ def test_from_env_reads_the_documented_variables() -> None:
         Config.from_env({"REGFLOW_DEMO": "maybe"})
     with pytest.raises(ConfigError, match="REGFLOW_MAIL_FROM"):
         Config.from_env({"REGFLOW_MAILER": "smtp"})
+
+
+def test_the_configured_argon2_cost_hashes_and_upgrades_at_login(sqlite_url: str) -> None:  # noqa: F811
+    """`REGFLOW_ARGON2` is the cost bootstrap hashes with; raised later on the same database,
+    the next login rehashes an earlier account with it."""
+    record = people(1)[0]
+    bank = SignedBank({record.personal_id: ("A", "B")})
+    customers = InMemoryCustomerDirectory([record])
+    with bootstrap(Config(database_url=sqlite_url), bank=bank, customers=customers) as app:
+        flow = register_until_review(app.service, record)
+        assert flow.review_token is not None
+        app.service.approve(flow.id, flow.review_token)
+        before = app.ports.accounts.find_by_email(record.details.email)
+    assert before is not None
+    assert before.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    raised = Config.from_env(
+        {"REGFLOW_DATABASE_URL": sqlite_url, "REGFLOW_ARGON2": "m=47104,t=1,p=1"}
+    )
+    assert raised.argon2.parameters == "m=47104,t=1,p=1"
+    with bootstrap(raised, bank=bank, customers=customers) as app:
+        assert app.ports.hasher == raised.argon2
+        account = app.service.authenticate(record.details.email, PASSWORD)
+        after = app.ports.accounts.find_by_email(record.details.email)
+    assert after is not None
+    assert after.password_hash == account.password_hash
+    assert after.password_hash.startswith("$argon2id$v=19$m=47104,t=1,p=1$")
+
+
+def test_an_argon2_cost_under_owasps_minimum_is_a_config_error() -> None:
+    """From the environment (naming the variable) and in code (pointing tests at `hasher=`)."""
+    with pytest.raises(ConfigError, match=r"REGFLOW_ARGON2: .*under OWASP's minimum"):
+        Config.from_env({"REGFLOW_ARGON2": "m=4096,t=1,p=1"})
+    with pytest.raises(ConfigError, match="REGFLOW_ARGON2: argon2 parameters must read"):
+        Config.from_env({"REGFLOW_ARGON2": "strong"})
+    with pytest.raises(ConfigError, match=r"hasher=Argon2Hasher\.insecure_fast"):
+        Config(argon2=FAST)
+    assert Config.from_env({"REGFLOW_ARGON2": " "}).argon2 == Argon2Hasher()
 
 
 def test_database_timeouts_come_from_the_environment() -> None:
