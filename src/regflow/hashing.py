@@ -76,10 +76,8 @@ class Argon2Hasher:
             raise ValueError(msg)
         hasher = cls(memory_cost=memory, time_cost=passes, parallelism=lanes)
         if not hasher.meets_owasp():
-            msg = (
-                f"argon2 m={memory},t={passes} is under OWASP's minimum for argon2id "
-                "(one of m=47104,t=1; m=19456,t=2; m=12288,t=3; m=9216,t=4; m=7168,t=5)"
-            )
+            floor = "; ".join(f"m={m},t={t}" for m, t in OWASP_CONFIGURATIONS)
+            msg = f"argon2 m={memory},t={passes} is under OWASP's minimum for argon2id ({floor})"
             raise ValueError(msg)
         return hasher
 
