@@ -5,10 +5,10 @@
 
 Each registration is six requests through `RegistrationService` (start, select_bank,
 complete_identification, confirm_personal_id, submit_details, approve) and hashes its password
-once with argon2id at regflow's default (OWASP) parameters, so this machine's argon2id hash rate
-bounds registrations per second. Two tables: registrations one after another in one process,
-and in W worker processes at once over one storage (default: one per core), as a deployment
-runs the service. The same run measures the hash rate twice: inside the registrations
+once with argon2id at regflow's default parameters (or `REGFLOW_ARGON2`'s), so this machine's
+argon2id hash rate bounds registrations per second. Two tables: registrations one after another
+in one process, and in W worker processes at once over one storage (default: one per core), as
+a deployment runs the service. The same run measures the hash rate twice: inside the registrations
 themselves (the time spent in the hasher, over exactly the same period and load) and in a tight
 loop of as many processes just before each adapter's run. The figure to read is the ratio. Step
 latencies exclude the time spent hashing and include everything else: snapshot, database round

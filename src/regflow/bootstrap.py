@@ -38,7 +38,9 @@ Environment (`Config.from_env`):
   digests the login throttle and the rate limits store for emails and addresses
   (`Config.digest_key`); unset, unkeyed
 - `REGFLOW_ARGON2`: the password hash's cost, "m=KiB,t=passes,p=lanes" (`Config.argon2`,
-  `Argon2Hasher.from_parameters`), OWASP's minimum or more; unset, "m=19456,t=2,p=1"
+  `Argon2Hasher.from_parameters`), OWASP's minimum or more; unset, argon2-cffi's default,
+  "m=65536,t=3,p=4" (RFC 9106's second recommendation); `REGFLOW_ARGON2_NICE` (0-19): the
+  niceness of the hashing threads on Linux (default 19: pages before hashes on a busy CPU)
 """
 
 from __future__ import annotations
@@ -195,14 +197,21 @@ def _owasp_cost(_instance: object, _attribute: object, value: Argon2Hasher) -> N
 
 
 def _argon2_from_env(env: Mapping[str, str]) -> Argon2Hasher:
-    """`REGFLOW_ARGON2` as a hasher; unset or empty: OWASP's minimum."""
+    """`REGFLOW_ARGON2` and `REGFLOW_ARGON2_NICE` as a hasher; unset or empty: the defaults
+    (`Argon2Hasher()`)."""
     text = env.get("REGFLOW_ARGON2", "").strip()
-    if not text:
-        return Argon2Hasher()
     try:
-        return Argon2Hasher.from_parameters(text)
+        hasher = Argon2Hasher.from_parameters(text) if text else Argon2Hasher()
     except ValueError as error:
         raise ConfigError(f"REGFLOW_ARGON2: {error}") from error
+    nice = env.get("REGFLOW_ARGON2_NICE", "").strip()
+    if not nice:
+        return hasher
+    try:
+        return attrs.evolve(hasher, nice=int(nice))
+    except ValueError as error:
+        msg = f"REGFLOW_ARGON2_NICE must be a whole number from 0 to 19, got {nice[:20]!r}"
+        raise ConfigError(msg) from error
 
 
 @attrs.frozen
@@ -229,8 +238,10 @@ class Config:
       count emails and client addresses (HMAC-SHA256; at least 32 bytes, the same for every
       worker); empty: unkeyed SHA-256, which whoever reads those tables can reverse by trying
       candidates (every IPv4 address, a list of emails).
-    - `argon2`: the password hasher `bootstrap` builds (argon2id; OWASP's minimum by default,
-      a weaker cost is a `ConfigError`: a test's cheap hasher goes to `bootstrap(hasher=...)`).
+    - `argon2`: the password hasher `bootstrap` builds (argon2id; by default RFC 9106's second
+      recommendation, m=64 MiB, t=3, p=4, as argon2-cffi's; OWASP's minimum, m=19456,t=2,p=1,
+      is the cheapest accepted, a weaker cost is a `ConfigError`: a test's cheap hasher goes to
+      `bootstrap(hasher=...)`).
       Hashes of an earlier cost still verify and are rehashed at the next login.
     """
 

@@ -4,44 +4,124 @@ The caller passes the password already NFKC-normalised (`regflow.policy.normaliz
 registration and login normalise the same way, so a password typed with a different Unicode
 composition still matches.
 
-The cost is the deployer's to choose (`Argon2Hasher.from_parameters("m=65536,t=3,p=4")`, or
-`REGFLOW_ARGON2` through `regflow.bootstrap.Config`): more memory and passes make each guess
-dearer for whoever steals the hashes, and each login and registration dearer for the server.
-A hash made with other parameters still verifies, and a successful login rehashes it with the
-current ones (`needs_rehash`), so the cost can be raised at any time.
+The default cost is argon2-cffi's own, RFC 9106's second recommendation (m=64 MiB, t=3, p=4).
+The cost is the deployer's to choose (`Argon2Hasher.from_parameters("m=19456,t=2,p=1")`, or
+`REGFLOW_ARGON2` through `regflow.bootstrap.Config`), never under OWASP's minimum: more memory
+and passes make each guess dearer for whoever steals the hashes, and each login and
+registration dearer for the server. A hash made with other parameters still verifies, and a
+successful login rehashes it with the current ones (`needs_rehash`), so the cost can be changed
+at any time.
+
+Each hash holds its memory while it runs, so one hasher runs at most `max_concurrent` hashes
+and verifications at once (default: the CPUs this process may use); the others wait for a
+turn. More at once would not finish sooner on those CPUs, only hold more memory: without the
+bound, a burst of logins on a 40-thread pool could ask for 40 x 64 MiB.
+
+They run on the hasher's own threads, at `nice` 19 on Linux (elsewhere at the caller's
+priority; argon2's lane threads inherit it): on a busy CPU the cheap requests beside a hash (a
+page, a form) go first, and the hashes take what is left, so that a burst of logins does not
+make every page wait. 19, not 10: the weights of threads add up, and four hashes of four lanes
+at nice 10 outweigh a request's thread (16 x 110 against 1024), at 19 they do not (16 x 15).
+A hash still progresses: nice 19 is the lowest normal priority, not idle priority, and takes
+whatever CPU the requests leave. `nice=0` runs hashes at the caller's priority.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import re
-from typing import Final
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import argon2
 import attrs
 
-# OWASP's Password Storage Cheat Sheet minimum for argon2id: m=19 MiB, t=2, p=1.
-OWASP_MEMORY_KIB = 19 * 1024
-OWASP_TIME_COST = 2
-OWASP_PARALLELISM = 1
-# The cheat sheet's five argon2id configurations of equal strength, (memory KiB, passes) at p=1;
-# a cost is OWASP's minimum or more when it reaches one of them in both memory and passes.
+# The default: argon2-cffi's own, RFC 9106's second recommendation ("if much less memory is
+# available"): 64 MiB, 3 passes, 4 lanes.
+DEFAULT_PROFILE: Final = argon2.profiles.RFC_9106_LOW_MEMORY
+
+# OWASP's Password Storage Cheat Sheet: its five argon2id configurations of equal strength, the
+# minimum, (memory KiB, passes) at p=1, m=19456,t=2 among them; a cost is OWASP's minimum or
+# more when it reaches one of them in both memory and passes.
 OWASP_CONFIGURATIONS: Final = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
 # Beyond these a login costs the server more than any web login should (and 1 GiB per hash
 # per worker exhausts a machine): a typo, not a choice.
 MAX_MEMORY_KIB: Final = 1024 * 1024
 MAX_TIME_COST: Final = 64
 MAX_PARALLELISM: Final = 64
+NICE: Final = 19  # the default niceness of the hashing threads (Linux)
+MAX_NICE: Final = 19
 _PARAMETERS: Final = re.compile(r"m=(\d{1,8}),t=(\d{1,3}),p=(\d{1,3})")
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _at_least_one(_instance: object, _attribute: object, value: int | None) -> None:
+    if value is not None and value < 1:
+        msg = f"max_concurrent must be at least 1, got {value}"
+        raise ValueError(msg)
+
+
+def _niceness(_instance: object, _attribute: object, value: int) -> None:
+    if not 0 <= value <= MAX_NICE:
+        msg = f"nice must be 0 to {MAX_NICE}, got {value}"
+        raise ValueError(msg)
+
+
+_T = TypeVar("_T")
+
+
+class _Turns:
+    """The hasher's threads: `size` of them, at `nice`; made anew in a forked child, where the
+    parent's threads do not exist."""
+
+    def __init__(self, size: int, nice: int) -> None:
+        self._size, self._nice = size, nice
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    def run(self, fn: Callable[..., _T], *args: str) -> _T:
+        """`fn(*args)` on one of the threads, when one is free."""
+        return self._threads().submit(fn, *args).result()
+
+    def _threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    self._size, thread_name_prefix="regflow-argon2", initializer=self._lower
+                )
+                self._pid = os.getpid()
+            return self._pool
+
+    def _lower(self) -> None:
+        # Linux sets a thread's own niceness by its thread id (and threads it starts inherit
+        # it); raising one's niceness needs no privilege
+        if self._nice and sys.platform == "linux":
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
 
 
 @attrs.frozen
 class Argon2Hasher:
-    """argon2id with configurable cost; the defaults are OWASP's minimum."""
+    """argon2id with configurable cost (default: RFC 9106's second recommendation, as
+    argon2-cffi's), at most `max_concurrent` hashes at once (default: `available_cpus()`), on
+    threads of their own at `nice` (Linux)."""
 
-    memory_cost: int = OWASP_MEMORY_KIB
-    time_cost: int = OWASP_TIME_COST
-    parallelism: int = OWASP_PARALLELISM
+    memory_cost: int = DEFAULT_PROFILE.memory_cost
+    time_cost: int = DEFAULT_PROFILE.time_cost
+    parallelism: int = DEFAULT_PROFILE.parallelism
+    max_concurrent: int | None = attrs.field(default=None, validator=_at_least_one)
+    nice: int = attrs.field(default=NICE, validator=_niceness)
     _hasher: argon2.PasswordHasher = attrs.field(init=False, repr=False, eq=False)
+    _turns: _Turns = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         hasher = argon2.PasswordHasher(
@@ -51,11 +131,28 @@ class Argon2Hasher:
             type=argon2.Type.ID,
         )
         object.__setattr__(self, "_hasher", hasher)
+        object.__setattr__(self, "_turns", _Turns(self.concurrency, self.nice))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # threads do not cross to another process: rebuild there, from the settings alone
+        arguments = (
+            self.memory_cost,
+            self.time_cost,
+            self.parallelism,
+            self.max_concurrent,
+            self.nice,
+        )
+        return (type(self), arguments)
+
+    @property
+    def concurrency(self) -> int:
+        """How many hashes and verifications may run at once."""
+        return self.max_concurrent if self.max_concurrent is not None else available_cpus()
 
     @classmethod
     def from_parameters(cls, text: str) -> Argon2Hasher:
         """The hasher for a PHC-style parameter string, "m=KiB,t=passes,p=lanes" (the part of
-        an argon2 hash between `$`s), e.g. RFC 9106's second choice "m=65536,t=3,p=4".
+        an argon2 hash between `$`s), e.g. OWASP's minimum "m=19456,t=2,p=1".
 
         `ValueError`, naming the rule, for another form, p over m/8 or beyond the maximums
         (`MAX_MEMORY_KIB`, `MAX_TIME_COST`, `MAX_PARALLELISM`), or a cost under OWASP's
@@ -91,7 +188,7 @@ class Argon2Hasher:
 
     @property
     def parameters(self) -> str:
-        """The cost as `from_parameters` reads it: "m=19456,t=2,p=1"."""
+        """The cost as `from_parameters` reads it: "m=65536,t=3,p=4"."""
         return f"m={self.memory_cost},t={self.time_cost},p={self.parallelism}"
 
     @classmethod
@@ -100,13 +197,13 @@ class Argon2Hasher:
         return cls(memory_cost=64, time_cost=1, parallelism=1)
 
     def hash(self, password: str) -> str:
-        """The argon2id hash (PHC string, salted)."""
-        return self._hasher.hash(password)
+        """The argon2id hash (PHC string, salted), when a turn is free."""
+        return self._turns.run(self._hasher.hash, password)
 
     def verify(self, password_hash: str, password: str) -> bool:
         """Whether `password` matches `password_hash`; False for a mismatch or a bad hash."""
         try:
-            return self._hasher.verify(password_hash, password)
+            return self._turns.run(self._hasher.verify, password_hash, password)
         except argon2.exceptions.VerificationError:
             return False
         except argon2.exceptions.InvalidHashError:

@@ -177,9 +177,9 @@ def test_from_env_reads_the_documented_variables() -> None:
         Config.from_env({"REGFLOW_MAILER": "smtp"})
 
 
-def test_the_configured_argon2_cost_hashes_and_upgrades_at_login(sqlite_url: str) -> None:  # noqa: F811
-    """`REGFLOW_ARGON2` is the cost bootstrap hashes with; raised later on the same database,
-    the next login rehashes an earlier account with it."""
+def test_the_configured_argon2_cost_hashes_and_is_applied_at_login(sqlite_url: str) -> None:  # noqa: F811
+    """Unset, bootstrap hashes at argon2-cffi's default; `REGFLOW_ARGON2` set later on the
+    same database, the next login rehashes the earlier account with that cost."""
     record = people(1)[0]
     bank = SignedBank({record.personal_id: ("A", "B")})
     customers = InMemoryCustomerDirectory([record])
@@ -189,13 +189,13 @@ def test_the_configured_argon2_cost_hashes_and_upgrades_at_login(sqlite_url: str
         app.service.approve(flow.id, flow.review_token)
         before = app.ports.accounts.find_by_email(record.details.email)
     assert before is not None
-    assert before.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    raised = Config.from_env(
+    assert before.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    chosen = Config.from_env(
         {"REGFLOW_DATABASE_URL": sqlite_url, "REGFLOW_ARGON2": "m=47104,t=1,p=1"}
     )
-    assert raised.argon2.parameters == "m=47104,t=1,p=1"
-    with bootstrap(raised, bank=bank, customers=customers) as app:
-        assert app.ports.hasher == raised.argon2
+    assert chosen.argon2.parameters == "m=47104,t=1,p=1"
+    with bootstrap(chosen, bank=bank, customers=customers) as app:
+        assert app.ports.hasher == chosen.argon2
         account = app.service.authenticate(record.details.email, PASSWORD)
         after = app.ports.accounts.find_by_email(record.details.email)
     assert after is not None
@@ -212,6 +212,17 @@ def test_an_argon2_cost_under_owasps_minimum_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"hasher=Argon2Hasher\.insecure_fast"):
         Config(argon2=FAST)
     assert Config.from_env({"REGFLOW_ARGON2": " "}).argon2 == Argon2Hasher()
+    for nice in ("20", "-1", "low"):
+        with pytest.raises(ConfigError, match="REGFLOW_ARGON2_NICE must be a whole number"):
+            Config.from_env({"REGFLOW_ARGON2_NICE": nice})
+
+
+def test_the_hashing_threads_niceness_comes_from_the_environment() -> None:
+    """`REGFLOW_ARGON2_NICE` beside `REGFLOW_ARGON2`, or alone on the default cost."""
+    assert Config.from_env({}).argon2.nice == 19
+    assert Config.from_env({"REGFLOW_ARGON2_NICE": "0"}).argon2 == Argon2Hasher(nice=0)
+    chosen = Config.from_env({"REGFLOW_ARGON2": "m=19456,t=2,p=1", "REGFLOW_ARGON2_NICE": "10"})
+    assert (chosen.argon2.parameters, chosen.argon2.nice) == ("m=19456,t=2,p=1", 10)
 
 
 def test_database_timeouts_come_from_the_environment() -> None:
