@@ -17,18 +17,20 @@ and verifications at once (default: the CPUs this process may use); the others w
 turn. More at once would not finish sooner on those CPUs, only hold more memory: without the
 bound, a burst of logins on a 40-thread pool could ask for 40 x 64 MiB.
 
-They run on the hasher's own threads, at `nice` 19 on Linux (elsewhere at the caller's
-priority; argon2's lane threads inherit it): on a busy CPU the cheap requests beside a hash (a
-page, a form) go first, and the hashes take what is left, so that a burst of logins does not
-make every page wait. 19, not 10: the weights of threads add up, and four hashes of four lanes
-at nice 10 outweigh a request's thread (16 x 110 against 1024), at 19 they do not (16 x 15).
-A hash still progresses: nice 19 is the lowest normal priority, not idle priority, and takes
-whatever CPU the requests leave. `nice=0` runs hashes at the caller's priority.
+They run on the hasher's own threads, `nice` (default 19) steps below the process's priority
+on Linux, down to the lowest, 19 (elsewhere at the caller's priority; argon2's lane threads
+inherit it): on a busy CPU the cheap requests beside a hash (a page, a form) go first, and the
+hashes take what is left, so that a burst of logins does not make every page wait. 19, not 10:
+the weights of threads add up, and four hashes of four lanes at nice 10 outweigh a request's
+thread (16 x 110 against 1024), at 19 they do not (16 x 15). A hash still progresses: nice 19
+is the lowest normal priority, not idle priority, and takes whatever CPU the requests leave.
+`nice=0` runs hashes at the caller's priority.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import re
 import sys
@@ -104,16 +106,22 @@ class _Turns:
 
     def _lower(self) -> None:
         # Linux sets a thread's own niceness by its thread id (and threads it starts inherit
-        # it); raising one's niceness needs no privilege
-        if self._nice and sys.platform == "linux":
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
+        # it); raising one's niceness needs no privilege. Relative to the thread's own, which a
+        # deployment may have raised already (`nice uvicorn ...`): never lowered, since that
+        # needs a privilege, and if the system refuses, the hash runs at the priority it has.
+        if not self._nice or sys.platform != "linux":
+            return
+        thread = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            current = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(MAX_NICE, current + self._nice))
 
 
 @attrs.frozen
 class Argon2Hasher:
     """argon2id with configurable cost (default: RFC 9106's second recommendation, as
     argon2-cffi's), at most `max_concurrent` hashes at once (default: `available_cpus()`), on
-    threads of their own at `nice` (Linux)."""
+    threads of their own `nice` steps below the process's priority (Linux)."""
 
     memory_cost: int = DEFAULT_PROFILE.memory_cost
     time_cost: int = DEFAULT_PROFILE.time_cost

@@ -9,6 +9,7 @@ import pickle
 import sys
 import threading
 import time
+from typing import Any
 
 import argon2
 import pytest
@@ -196,3 +197,28 @@ def test_a_forked_child_hashes_on_threads_of_its_own() -> None:
     if child.is_alive():
         child.kill()
     assert child.exitcode == 0
+
+
+def _priority_in_child(nice: int, connection: Any) -> None:
+    os.setpriority(os.PRIO_PROCESS, 0, 15)  # a deployment started under `nice -n 15`
+    hasher = Argon2Hasher(nice=nice)
+    inner = _Priority()
+    object.__setattr__(hasher, "_hasher", inner)
+    hasher.hash("x")
+    connection.send(inner.seen)
+
+
+@pytest.mark.parametrize(("nice", "expected"), [(2, 17), (10, 19), (0, 15)])
+def test_the_niceness_adds_to_a_process_already_niced(nice: int, expected: int) -> None:
+    """In a process at nice 15, a hasher's threads go `nice` steps further, up to 19 (Linux;
+    elsewhere they keep the process's). Set as an absolute value, 10 would need a privilege
+    and leave no thread to hash on."""
+    parent, child = multiprocessing.get_context("fork").Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_priority_in_child, args=(nice, child)
+    )
+    process.start()
+    assert parent.poll(30)
+    seen = parent.recv()
+    process.join(timeout=30)
+    assert seen == [expected if sys.platform == "linux" else 15]
