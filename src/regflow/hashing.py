@@ -13,9 +13,11 @@ successful login rehashes it with the current ones (`needs_rehash`), so the cost
 at any time.
 
 Each hash holds its memory while it runs, so one hasher runs at most `max_concurrent` hashes
-and verifications at once (default: the CPUs this process may use); the others wait for a
-turn. More at once would not finish sooner on those CPUs, only hold more memory: without the
-bound, a burst of logins on a 40-thread pool could ask for 40 x 64 MiB.
+and verifications at once in its process (default: the CPUs this process may use); the others
+wait for a turn. Without the bound, a burst of logins on a 40-thread pool could ask for 40 x 64
+MiB. The bound is per process, and a hash of p lanes keeps p threads busy, so the default
+already over-commits the CPUs p-fold: a deployment of W workers holds up to W x CPUs x m of
+memory for hashes, and sets `max_concurrent` lower to hold less.
 
 They run on the hasher's own threads, `nice` (default 19) steps below the process's priority
 on Linux, down to the lowest, 19 (elsewhere at the caller's priority; argon2's lane threads
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -92,29 +95,50 @@ class _Turns:
         self._pid = 0
 
     def run(self, fn: Callable[..., _T], *args: str) -> _T:
-        """`fn(*args)` on one of the threads, when one is free."""
-        return self._threads().submit(fn, *args).result()
+        """`fn(*args)` on one of the threads, when one is free; on the calling thread once the
+        interpreter is shutting down (no new threads then), as a request still running after a
+        server's graceful-shutdown timeout would."""
+        try:
+            future = self._threads().submit(fn, *args)
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            return fn(*args)
+        return future.result()
 
     def _threads(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    self._size, thread_name_prefix="regflow-argon2", initializer=self._lower
+                # the threads hold the niceness, not this object: a hasher dropped, its pool
+                # goes too and the pool's threads end
+                pool = concurrent.futures.ThreadPoolExecutor(
+                    self._size,
+                    thread_name_prefix="regflow-argon2",
+                    initializer=functools.partial(_lower_priority, _target_nice(self._nice)),
                 )
-                self._pid = os.getpid()
+                self._pool, self._pid = pool, os.getpid()
             return self._pool
 
-    def _lower(self) -> None:
-        # Linux sets a thread's own niceness by its thread id (and threads it starts inherit
-        # it); raising one's niceness needs no privilege. Relative to the thread's own, which a
-        # deployment may have raised already (`nice uvicorn ...`): never lowered, since that
-        # needs a privilege, and if the system refuses, the hash runs at the priority it has.
-        if not self._nice or sys.platform != "linux":
-            return
-        thread = threading.get_native_id()
-        with contextlib.suppress(OSError):
-            current = os.getpriority(os.PRIO_PROCESS, thread)
-            os.setpriority(os.PRIO_PROCESS, thread, min(MAX_NICE, current + self._nice))
+
+def _target_nice(steps: int) -> int | None:
+    """The niceness `steps` below the process's own (its main thread's), at most 19; None
+    where threads' priorities are not set (`steps` 0, or not Linux)."""
+    if not steps or sys.platform != "linux":
+        return None
+    try:
+        return min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, os.getpid()) + steps)
+    except OSError:
+        return None
+
+
+def _lower_priority(target: int | None) -> None:
+    # Linux sets a thread's own niceness by its thread id (and threads it starts inherit it);
+    # raising one's niceness needs no privilege. Never lowered, since that needs one, and if
+    # the system refuses, the hashes run at the priority they have.
+    if target is None:
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        if os.getpriority(os.PRIO_PROCESS, thread) < target:
+            os.setpriority(os.PRIO_PROCESS, thread, target)
 
 
 @attrs.frozen

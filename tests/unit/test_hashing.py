@@ -3,15 +3,19 @@ minimum, argon2-cffi's default unless chosen; at most `max_concurrent` hashes at
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from typing import Any
 
 import argon2
+import attrs
 import pytest
 
 from regflow import Argon2Hasher
@@ -58,18 +62,20 @@ def test_the_default_is_argon2_cffis_and_the_test_hasher_is_under_owasps_minimum
 
 
 class _Overlap:
-    """An argon2 stand-in that records how many of its calls run at once."""
+    """An argon2 stand-in that records how many of its calls run at once, each held inside
+    until the test releases them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.running = 0
         self.most = 0
+        self.release = threading.Event()
 
     def _enter(self) -> None:
         with self._lock:
             self.running += 1
             self.most = max(self.most, self.running)
-        time.sleep(0.02)  # long enough that unbounded threads overlap
+        self.release.wait(timeout=30)
         with self._lock:
             self.running -= 1
 
@@ -82,20 +88,22 @@ class _Overlap:
         return password_hash == "$argon2id$" + password
 
 
-def _overlap_of(max_concurrent: int | None, calls: int = 8) -> int:
-    hasher = Argon2Hasher.insecure_fast()
-    hasher = Argon2Hasher(
-        memory_cost=hasher.memory_cost,
-        time_cost=hasher.time_cost,
-        parallelism=hasher.parallelism,
-        max_concurrent=max_concurrent,
-    )
+def _overlap_of(max_concurrent: int, calls: int = 8) -> int:
+    """Start `calls` hashes and verifications; once `max_concurrent` are inside (and a moment
+    for any beyond the bound to get in too), release them: the most seen inside at once."""
+    cheap = Argon2Hasher.insecure_fast()
+    hasher = attrs.evolve(cheap, max_concurrent=max_concurrent)
     inner = _Overlap()
     object.__setattr__(hasher, "_hasher", inner)
     threads = [threading.Thread(target=hasher.hash, args=("x",)) for _ in range(calls // 2)]
     threads += [threading.Thread(target=hasher.verify, args=("h", "x")) for _ in range(calls // 2)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 30
+    while inner.running < min(max_concurrent, calls) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # room for a thread past the bound to enter, if the bound let it
+    inner.release.set()
     for thread in threads:
         thread.join()
     return inner.most
@@ -103,10 +111,50 @@ def _overlap_of(max_concurrent: int | None, calls: int = 8) -> int:
 
 def test_hashes_and_verifications_take_turns_beyond_max_concurrent() -> None:
     """Eight threads hashing and verifying at once: never more than `max_concurrent` inside
-    argon2; with a bound of 8, they do overlap (so the bound is what holds them)."""
+    argon2; with a bound of 8, all eight are (so the bound is what holds them)."""
     assert _overlap_of(2) == 2
     assert _overlap_of(1) == 1
-    assert _overlap_of(8) > 2
+    assert _overlap_of(8) == 8
+
+
+def test_a_dropped_hashers_threads_end() -> None:
+    """The hashing threads belong to their hasher: dropped, its threads end."""
+
+    def hashing_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("regflow-argon2")}
+
+    before = hashing_threads()
+    hasher = attrs.evolve(Argon2Hasher.insecure_fast(), max_concurrent=3)
+    for password in ("a", "b", "c"):
+        hasher.hash(password)
+    its_own = hashing_threads() - before
+    assert its_own
+    del hasher
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while any(t.is_alive() for t in its_own) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.is_alive() for t in its_own)
+
+
+def test_a_hash_after_the_interpreter_began_shutting_down_still_runs() -> None:
+    """A thread still hashing after the main thread ended (a request past a server's shutdown
+    timeout) hashes on its own thread instead of failing."""
+    script = textwrap.dedent(
+        """
+        import threading, time
+        from regflow import Argon2Hasher
+        hasher = Argon2Hasher.insecure_fast()
+        def late():
+            time.sleep(0.3)  # the main thread has ended by now
+            print(hasher.verify(hasher.hash("Kes\u00e4kuu-2024"), "Kes\u00e4kuu-2024"))
+        threading.Thread(target=late).start()
+        """
+    )
+    done = subprocess.run(  # this interpreter, a fixed script
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr
 
 
 def test_the_default_bound_is_the_cpus_this_process_may_use() -> None:
@@ -117,7 +165,7 @@ def test_the_default_bound_is_the_cpus_this_process_may_use() -> None:
 
 
 def test_a_hasher_crosses_to_another_process_with_its_cost_and_bound() -> None:
-    """Pickled (as `multiprocessing` sends it), it is rebuilt with a semaphore of its own."""
+    """Pickled (as `multiprocessing` sends it), it is rebuilt with threads of its own."""
     hasher = Argon2Hasher.from_parameters("m=19456,t=2,p=1")
     bounded = Argon2Hasher(max_concurrent=2)
     for original in (hasher, bounded):
