@@ -536,7 +536,7 @@ def main() -> None:
     secret = secrets.token_urlsafe(24).encode()
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        backends = [("SQLite", [f"sqlite:///{folder / f'load-{n}.sqlite3'}" for n in (1, 2)])]
+        backends = [("SQLite", [f"sqlite:///{folder / f'load-{run}.sqlite3'}" for run in (1, 2)])]
         scoped = [stack.enter_context(postgres_schema(args.postgres_url)) for _ in (1, 2)]
         if None not in scoped:
             backends.append(("PostgreSQL", [url for url in scoped if url is not None]))

@@ -63,6 +63,7 @@ from regflow.adapters.memory import (
     SimulatedBank,
     SystemClock,
 )
+from regflow.bootstrap import Config
 from regflow.policy import PasswordPolicy
 from regflow.ports import Storage
 from regflow.service import RegistrationService
@@ -77,8 +78,9 @@ def make_hasher(fast: bool) -> Argon2Hasher:
     processes; unset: regflow's default), or (`fast`) a trivial one."""
     if fast:
         return Argon2Hasher.insecure_fast()
-    parameters = os.environ.get("REGFLOW_ARGON2", "").strip()
-    return Argon2Hasher.from_parameters(parameters) if parameters else Argon2Hasher()
+    # read as a deployment reads them: `Config.from_env`, on the hash's variables alone
+    hashing = {k: v for k, v in os.environ.items() if k.startswith("REGFLOW_ARGON2")}
+    return Config.from_env(hashing).argon2
 
 
 class TimedHasher:

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 import attrs
 
 from regflow.errors import AlreadyRegistered, EmailTaken, UnsupportedDatabaseUrl
-from regflow.hashing import Argon2Hasher
+from regflow.hashing import MAX_NICE, Argon2Hasher
 from regflow.login import LoginThrottle
 from regflow.model import EmailMessage, NewAccount
 from regflow.outbox import OutboxPorts
@@ -210,7 +210,7 @@ def _argon2_from_env(env: Mapping[str, str]) -> Argon2Hasher:
     try:
         return attrs.evolve(hasher, nice=int(nice))
     except ValueError as error:
-        msg = f"REGFLOW_ARGON2_NICE must be a whole number from 0 to 19, got {nice[:20]!r}"
+        msg = f"REGFLOW_ARGON2_NICE must be a whole number from 0 to {MAX_NICE}, got {nice[:20]!r}"
         raise ConfigError(msg) from error
 
 

@@ -85,8 +85,8 @@ _T = TypeVar("_T")
 
 
 class _Turns:
-    """The hasher's threads: `size` of them, at `nice`; made anew in a forked child, where the
-    parent's threads do not exist."""
+    """The hasher's threads: `size` of them, `nice` steps below the process's priority; made
+    anew in a forked child, where the parent's threads do not exist."""
 
     def __init__(self, size: int, nice: int) -> None:
         self._size, self._nice = size, nice
